@@ -1,0 +1,275 @@
+/**
+ * Model and Sequence: the typed surface over the native engine. Every native call runs off the event loop
+ * and comes back as a promise; errors are SmoeErrors with a stable `code`.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+import { fromNative, InvalidArgumentError, SmoeError } from './errors.js';
+import { readConfig, type MixtralConfig } from './load/config.js';
+import { mixtralWeights } from './load/mixtral-weights.js';
+import { readTensorIndex } from './load/safetensors.js';
+import { native, type NativeModel, type NativeSequence } from './native.js';
+import { optionalBool, optionalEnum, optionalInt, optionalObject, toIds } from './options.js';
+
+export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
+export type SimdLevel = 'auto' | 'avx512' | 'avx2' | 'generic';
+
+export interface LoadOptions {
+  /** Where to run: 'cpu' (default), 'auto' (a GPU when one is present, else the CPU), 'cuda' or 'cuda:N'. */
+  device?: Device;
+  /** CPU worker threads (default: the machine's available parallelism). */
+  threads?: number;
+  /** CPU kernels to use (default 'auto': the best this CPU supports; also settable with SMOE_SIMD). */
+  simd?: SimdLevel;
+}
+
+export interface ModelInfo {
+  backend: string;
+  threads: number;
+  simd: string;
+  files: string[];
+  dtypes: string[];
+  totalParams: number;
+  activeParams: number;
+}
+
+/** One evaluated token's router choices: per layer, the chosen experts (by descending score) and weights. */
+export interface RouterStep {
+  position: number;
+  token: number;
+  layers: Array<{ experts: number[]; weights: number[] }>;
+}
+
+export interface SequenceOptions {
+  /** Record each evaluated token's router choices in `sequence.routerTrace` (default false). */
+  routerTrace?: boolean;
+}
+
+export interface EvalOptions {
+  /** Return every position's logits ([n * vocab]) instead of only the last position's (default false). */
+  allLogits?: boolean;
+}
+
+const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
+
+/**
+ * Loads a Hugging Face Mixtral folder (config.json + model.safetensors or sharded safetensors).
+ *
+ * @example
+ * const model = await loadModel('./Mixtral-8x7B-v0.1', { threads: 8 });
+ * const logits = await model.logits([1, 22557, 1526]);
+ * await model.close();
+ */
+export async function loadModel(dir: string, options?: LoadOptions): Promise<Model> {
+  if (typeof dir !== 'string' || dir.length === 0)
+    throw new InvalidArgumentError('INVALID_ARGUMENT', 'loadModel(dir): dir must be a non-empty string');
+  const o = optionalObject(options, 'options');
+  const device = o['device'] ?? 'cpu';
+  if (typeof device !== 'string' || !/^(cpu|auto|cuda(:\d+)?)$/.test(device))
+    throw new InvalidArgumentError('INVALID_OPTION', `option 'device' must be 'cpu', 'auto', 'cuda' or 'cuda:N' (got ${JSON.stringify(device)})`, {
+      field: 'device',
+    });
+  const addon = native();
+  if (device.startsWith('cuda')) {
+    const cuda = addon.backends().cuda;
+    throw new SmoeError(
+      'DEVICE_UNAVAILABLE',
+      cuda.compiled ? `device '${device}' is not present on this machine` : `device '${device}' was requested but this build of smoe has no CUDA backend`,
+      { field: 'device' },
+    );
+  }
+  const threads = optionalInt(o, 'threads', 1, 1024) ?? availableParallelism();
+  const simd = optionalEnum(o, 'simd', SIMD_LEVELS) ?? (process.env['SMOE_SIMD'] as SimdLevel | undefined) ?? 'auto';
+  if (!SIMD_LEVELS.includes(simd))
+    throw new InvalidArgumentError('INVALID_OPTION', `SMOE_SIMD must be one of ${SIMD_LEVELS.join(', ')}`, { field: 'SMOE_SIMD' });
+
+  const root = resolve(dir);
+  const config = await readConfig(root);
+  const { files, tensors } = await readTensorIndex(root);
+  const layout = mixtralWeights(config, files, tensors);
+  let handle: NativeModel;
+  try {
+    handle = await addon.openModel({
+      config: { ...config, slidingWindow: config.slidingWindow ?? 0 },
+      threads,
+      simd,
+      files,
+      weights: layout.weights,
+    });
+  } catch (e) {
+    throw fromNative(e);
+  }
+  const ni = handle.info();
+  return new Model(handle, config, {
+    backend: ni.backend, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
+    totalParams: layout.totalParams, activeParams: layout.activeParams,
+  });
+}
+
+export class Model {
+  /** The normalized config (both config.json styles give the same fields). */
+  readonly config: Readonly<MixtralConfig>;
+  /** Where and how the model runs, what it was loaded from, and its parameter counts. */
+  readonly info: Readonly<ModelInfo>;
+  #handle: NativeModel;
+  #closed = false;
+  #sequences = new Set<Sequence>();
+
+  /** @internal use loadModel() */
+  constructor(handle: NativeModel, config: MixtralConfig, info: ModelInfo) {
+    this.#handle = handle;
+    this.config = Object.freeze({ ...config });
+    this.info = Object.freeze({ ...info });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A new sequence with its own KV cache. */
+  createSequence(options?: SequenceOptions): Sequence {
+    this.#assertOpen();
+    const o = optionalObject(options, 'options');
+    const trace = optionalBool(o, 'routerTrace') ?? false;
+    let h: NativeSequence;
+    try {
+      h = this.#handle.createSequence();
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const s = new Sequence(h, this.config, trace, () => this.#sequences.delete(s), () => this.#closed);
+    this.#sequences.add(s);
+    return s;
+  }
+
+  /**
+   * The last position's logits of `ids` evaluated as a fresh sequence (nothing is kept between calls).
+   * With `{ allLogits: true }`, every position's logits, [ids.length * vocab].
+   */
+  async logits(ids: ArrayLike<number>, options?: EvalOptions): Promise<Float32Array> {
+    const s = this.createSequence();
+    try {
+      return await s.eval(ids, options);
+    } finally {
+      s.dispose();
+    }
+  }
+
+  /** Frees the weights. Calls made after close() throw MODEL_CLOSED; a running evaluation finishes first. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const pending = [...this.#sequences].map((s) => s.idle());
+    await Promise.allSettled(pending);
+    await this.#handle.close();
+    for (const s of this.#sequences) s.dispose();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SmoeError('MODEL_CLOSED', 'the model is closed');
+  }
+}
+
+export class Sequence {
+  /** Router choices of every token evaluated so far (only when created with `routerTrace: true`). */
+  readonly routerTrace: RouterStep[] = [];
+  #h: NativeSequence;
+  #config: Readonly<MixtralConfig>;
+  #trace: boolean;
+  #onDispose: () => void;
+  #modelClosed: () => boolean;
+  #disposed = false;
+  #queue: Promise<unknown> = Promise.resolve();
+  #length = 0;
+
+  /** @internal use model.createSequence() */
+  constructor(h: NativeSequence, config: Readonly<MixtralConfig>, trace: boolean, onDispose: () => void, modelClosed: () => boolean) {
+    this.#h = h;
+    this.#config = config;
+    this.#trace = trace;
+    this.#onDispose = onDispose;
+    this.#modelClosed = modelClosed;
+  }
+
+  /** Tokens held in the KV cache. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /**
+   * Appends `ids` and evaluates them through the KV cache; resolves to the last position's logits
+   * (or every new position's with `{ allLogits: true }`). Calls on one sequence run in order.
+   */
+  eval(ids: ArrayLike<number>, options?: EvalOptions): Promise<Float32Array> {
+    let packed: Int32Array, all: boolean;
+    try {
+      this.#assertUsable();
+      all = optionalBool(optionalObject(options, 'options'), 'allLogits') ?? false;
+      packed = toIds(ids, this.#config.vocabSize);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const run = async (): Promise<Float32Array> => {
+      // Work queued before dispose() or model.close() still runs; only disposal stops it here.
+      if (this.#disposed) throw new SmoeError('SEQUENCE_DISPOSED', 'the sequence was disposed');
+      const start = this.#length;
+      if (start + packed.length > this.#config.maxPositions)
+        throw new InvalidArgumentError(
+          'CONTEXT_OVERFLOW',
+          `a context of ${start + packed.length} tokens exceeds max_position_embeddings (${this.#config.maxPositions})`,
+        );
+      let r;
+      try {
+        r = await this.#h.eval(packed, all, this.#trace);
+      } catch (e) {
+        throw fromNative(e);
+      }
+      this.#length = start + packed.length;
+      if (this.#trace && r.experts && r.weights) this.#record(packed, start, r.experts, r.weights);
+      return r.logits;
+    };
+    const p = this.#queue.then(run, run);
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Empties the KV cache (the sequence can be reused). */
+  async reset(): Promise<void> {
+    this.#assertUsable();
+    await this.idle();
+    this.#h.reset();
+    this.#length = 0;
+    this.routerTrace.length = 0;
+  }
+
+  /** Frees the KV cache. Further calls throw SEQUENCE_DISPOSED. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#h.dispose();
+    this.#onDispose();
+  }
+
+  /** @internal resolves once queued evaluations have finished. */
+  idle(): Promise<void> {
+    return this.#queue.then(() => undefined);
+  }
+
+  #record(ids: Int32Array, start: number, experts: Int32Array, weights: Float32Array): void {
+    const L = this.#config.numLayers, K = this.#config.topK;
+    for (let t = 0; t < ids.length; t++) {
+      const layers = [];
+      for (let l = 0; l < L; l++) {
+        const b = (t * L + l) * K;
+        layers.push({ experts: Array.from(experts.subarray(b, b + K)), weights: Array.from(weights.subarray(b, b + K)) });
+      }
+      this.routerTrace.push({ position: start + t, token: ids[t]!, layers });
+    }
+  }
+
+  #assertUsable(): void {
+    if (this.#modelClosed()) throw new SmoeError('MODEL_CLOSED', 'the model is closed');
+    if (this.#disposed) throw new SmoeError('SEQUENCE_DISPOSED', 'the sequence was disposed');
+  }
+}

@@ -1,0 +1,84 @@
+/** Loads the compiled addon (a prebuilt binary when one matches, else the local build) and types its surface. */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { SmoeError } from './errors.js';
+
+export interface NativeTensor {
+  name: string;
+  file: number;
+  offset: number;
+  dtype: 'F32' | 'F16' | 'BF16';
+  rows: number;
+  cols: number;
+}
+
+export interface NativeLayer {
+  attnNorm: NativeTensor; wq: NativeTensor; wk: NativeTensor; wv: NativeTensor; wo: NativeTensor;
+  ffnNorm: NativeTensor; gate: NativeTensor; w1: NativeTensor[]; w2: NativeTensor[]; w3: NativeTensor[];
+}
+
+export interface NativeSpec {
+  config: {
+    vocabSize: number; hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number;
+    numKvHeads: number; headDim: number; numExperts: number; topK: number; maxPositions: number;
+    slidingWindow: number; rmsNormEps: number; ropeTheta: number;
+  };
+  threads: number;
+  simd: string;
+  files: string[];
+  weights: { embed: NativeTensor; norm: NativeTensor; lmHead: NativeTensor; layers: NativeLayer[] };
+}
+
+export interface NativeEvalResult {
+  logits: Float32Array;
+  experts?: Int32Array;
+  weights?: Float32Array;
+}
+
+export interface NativeSequence {
+  eval(ids: Int32Array, allLogits: boolean, trace: boolean): Promise<NativeEvalResult>;
+  readonly length: number;
+  reset(): void;
+  dispose(): void;
+}
+
+export interface NativeModel {
+  createSequence(): NativeSequence;
+  close(): Promise<void>;
+  info(): { backend: string; threads: number; simd: string };
+}
+
+export interface NativeBackends {
+  cpu: { compiled: true; simd: string; simdLevels: string[]; cores: number };
+  cuda: { compiled: boolean; devices: Array<{ name: string; memory: number; computeCapability: string }> };
+}
+
+export interface NativeAddon {
+  openModel(spec: NativeSpec): Promise<NativeModel>;
+  backends(): NativeBackends;
+}
+
+let addon: NativeAddon | undefined;
+
+/** The addon, loaded once. Throws SmoeError NATIVE_LOAD with what was tried and what to do. */
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const require = createRequire(import.meta.url);
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  try {
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    addon = load(root) as NativeAddon;
+  } catch (e) {
+    throw new SmoeError(
+      'NATIVE_LOAD',
+      `could not load the smoe native addon from ${root} (looked in prebuilds/${process.platform}-${process.arch}/ ` +
+        `and build/Release/): ${(e as Error).message}. Possible solutions: reinstall with ` +
+        '`npm install smoe` on a supported platform (linux-x64), or build from source with `npm run build:native` ' +
+        '(needs cmake and a C++17 compiler).',
+      { cause: e },
+    );
+  }
+  return addon;
+}

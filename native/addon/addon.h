@@ -1,0 +1,55 @@
+// JS classes of the addon. Their constructors are kept per environment (instance data).
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "model_state.h"
+
+namespace smoe::addon {
+
+struct Constructors {
+  Napi::FunctionReference model, sequence;
+};
+
+// NativeModel: made by openModel(spec) -> Promise<NativeModel>; createSequence(), close() -> Promise, info().
+class NativeModel : public Napi::ObjectWrap<NativeModel> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit NativeModel(const Napi::CallbackInfo& info);
+  const std::shared_ptr<ModelState>& state() const { return state_; }
+
+ private:
+  Napi::Value CreateSequence(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  std::shared_ptr<ModelState> state_;
+};
+
+// NativeSequence: eval(Int32Array ids, allLogits, trace) -> Promise<{ logits, experts?, weights? }>,
+// length, reset(), dispose(). One evaluation at a time (the JS layer queues calls).
+class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit NativeSequence(const Napi::CallbackInfo& info);
+  ~NativeSequence() override;
+
+  void finish_eval();  // main thread, when an eval worker completes
+
+ private:
+  Napi::Value Eval(const Napi::CallbackInfo& info);
+  Napi::Value Length(const Napi::CallbackInfo& info);
+  Napi::Value Reset(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  void free_now();
+
+  std::shared_ptr<ModelState> state_;
+  std::unique_ptr<Sequence> seq_;
+  bool busy_ = false, dispose_pending_ = false;
+  Napi::ObjectReference self_;  // keeps this object alive while an eval runs
+  friend class EvalWorker;
+};
+
+Napi::Value OpenModel(const Napi::CallbackInfo& info);
+
+}  // namespace smoe::addon

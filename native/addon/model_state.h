@@ -1,0 +1,22 @@
+// What a loaded model owns on the native side, shared by the JS Model and every Sequence made from it.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../load/mapped_file.h"
+#include "../model/mixtral.h"
+
+namespace smoe::addon {
+
+struct ModelState {
+  std::mutex run;                    // one forward at a time: the pool and workspace are shared
+  std::atomic<bool> closed{false};   // set on the main thread by close(); checked under `run`
+  std::vector<std::unique_ptr<MappedFile>> files;
+  std::unique_ptr<Model> model;      // outlives close() so sequences can free their caches
+  std::string simd;
+};
+
+}  // namespace smoe::addon

@@ -1,0 +1,119 @@
+// NativeModel and the asynchronous open/close of a model (mapping files, binding weights, making the backend).
+#include <thread>
+
+#include "../cpu/cpu_backend.h"
+#include "addon.h"
+#include "js_error.h"
+#include "spec.h"
+
+namespace smoe::addon {
+namespace {
+
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, LoadSpec spec) : Napi::AsyncWorker(env), spec_(std::move(spec)), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    failure_ = capture([&] {
+      auto st = std::make_shared<ModelState>();
+      for (const std::string& path : spec_.files) st->files.push_back(std::make_unique<MappedFile>(path));
+      ModelWeights w = bind_weights(spec_, st->files);
+      auto backend = std::make_unique<cpu::CpuBackend>(spec_.threads, spec_.simd);
+      st->simd = backend->simd();
+      st->model = std::make_unique<Model>(spec_.config, std::move(w), std::move(backend));
+      state_ = std::move(st);
+    });
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failure_.failed()) { deferred_.Reject(make_error(env, failure_).Value()); return; }
+    auto* holder = new std::shared_ptr<ModelState>(std::move(state_));
+    Napi::External<std::shared_ptr<ModelState>> ext = Napi::External<std::shared_ptr<ModelState>>::New(
+        env, holder, [](Napi::Env, std::shared_ptr<ModelState>* p) { delete p; });
+    deferred_.Resolve(env.GetInstanceData<Constructors>()->model.New({ext}));
+  }
+
+ private:
+  LoadSpec spec_;
+  Napi::Promise::Deferred deferred_;
+  Failure failure_;
+  std::shared_ptr<ModelState> state_;
+};
+
+// Waits for a running forward to finish, then unmaps the weights. Sequences keep the backend alive.
+class CloseWorker : public Napi::AsyncWorker {
+ public:
+  CloseWorker(Napi::Env env, std::shared_ptr<ModelState> st)
+      : Napi::AsyncWorker(env), st_(std::move(st)), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    std::lock_guard<std::mutex> lk(st_->run);
+    st_->files.clear();
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+
+ private:
+  std::shared_ptr<ModelState> st_;
+  Napi::Promise::Deferred deferred_;
+};
+
+}  // namespace
+
+Napi::Function NativeModel::Define(Napi::Env env) {
+  return DefineClass(env, "NativeModel",
+                     {InstanceMethod<&NativeModel::CreateSequence>("createSequence"),
+                      InstanceMethod<&NativeModel::Close>("close"), InstanceMethod<&NativeModel::Info>("info")});
+}
+
+NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw_error(info.Env(), "INVALID_CALL", "NativeModel is made by openModel(), not constructed directly");
+    return;
+  }
+  state_ = *info[0].As<Napi::External<std::shared_ptr<ModelState>>>().Data();
+}
+
+Napi::Value NativeModel::CreateSequence(const Napi::CallbackInfo& info) {
+  if (state_->closed) {
+    throw_error(info.Env(), "MODEL_CLOSED", "the model is closed");
+    return info.Env().Undefined();
+  }
+  return info.Env().GetInstanceData<Constructors>()->sequence.New({Value()});
+}
+
+Napi::Value NativeModel::Close(const Napi::CallbackInfo& info) {
+  state_->closed = true;
+  auto* w = new CloseWorker(info.Env(), state_);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("backend", state_->model->backend().name());
+  o.Set("threads", state_->model->backend().threads());
+  o.Set("simd", state_->simd);
+  return o;
+}
+
+Napi::Value OpenModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsObject()) {
+    throw_error(env, "INVALID_SPEC", "openModel(spec) takes one object");
+    return env.Undefined();
+  }
+  LoadSpec spec;
+  Failure f = capture([&] { spec = parse_spec(info[0].As<Napi::Object>()); });
+  if (f.failed()) {
+    make_error(env, f).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new OpenWorker(env, std::move(spec));
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace smoe::addon

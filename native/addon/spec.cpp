@@ -1,0 +1,176 @@
+#include "spec.h"
+
+#include <cmath>
+
+#include "../core/error.h"
+
+namespace smoe::addon {
+namespace {
+
+Napi::Value field(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) throw Error("INVALID_SPEC", where + ": missing field '" + key + "'");
+  return v;
+}
+
+int64_t integer(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = field(o, key, where);
+  if (!v.IsNumber()) throw Error("INVALID_SPEC", where + "." + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 9007199254740991.0)
+    throw Error("INVALID_SPEC", where + "." + key + " must be a non-negative integer");
+  return int64_t(d);
+}
+
+double number(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = field(o, key, where);
+  if (!v.IsNumber()) throw Error("INVALID_SPEC", where + "." + key + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+std::string string(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = field(o, key, where);
+  if (!v.IsString()) throw Error("INVALID_SPEC", where + "." + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+Napi::Object object(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = field(o, key, where);
+  if (!v.IsObject()) throw Error("INVALID_SPEC", where + "." + key + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+Napi::Array array(const Napi::Object& o, const char* key, const std::string& where) {
+  Napi::Value v = field(o, key, where);
+  if (!v.IsArray()) throw Error("INVALID_SPEC", where + "." + key + " must be an array");
+  return v.As<Napi::Array>();
+}
+
+TensorSpec tensor(const Napi::Object& parent, const char* key, const std::string& where) {
+  Napi::Object o = object(parent, key, where);
+  TensorSpec t;
+  t.name = string(o, "name", where + "." + key);
+  t.file = int(integer(o, "file", t.name));
+  t.offset = integer(o, "offset", t.name);
+  t.rows = integer(o, "rows", t.name);
+  t.cols = integer(o, "cols", t.name);
+  const std::string dt = string(o, "dtype", t.name);
+  if (dt == "F32") t.dtype = DType::F32;
+  else if (dt == "F16") t.dtype = DType::F16;
+  else if (dt == "BF16") t.dtype = DType::BF16;
+  else throw Error("UNSUPPORTED_DTYPE", "tensor " + t.name + " has unsupported dtype " + dt);
+  return t;
+}
+
+std::vector<TensorSpec> tensors(const Napi::Object& parent, const char* key, const std::string& where) {
+  Napi::Array a = array(parent, key, where);
+  std::vector<TensorSpec> out;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Object holder = Napi::Object::New(parent.Env());
+    holder.Set("t", a.Get(i));
+    out.push_back(tensor(holder, "t", where + "." + key + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+}  // namespace
+
+LoadSpec parse_spec(const Napi::Object& spec) {
+  LoadSpec s;
+  Napi::Object c = object(spec, "config", "spec");
+  ModelConfig& m = s.config;
+  m.vocab = int(integer(c, "vocabSize", "config"));
+  m.hidden = int(integer(c, "hiddenSize", "config"));
+  m.intermediate = int(integer(c, "intermediateSize", "config"));
+  m.layers = int(integer(c, "numLayers", "config"));
+  m.heads = int(integer(c, "numHeads", "config"));
+  m.kv_heads = int(integer(c, "numKvHeads", "config"));
+  m.head_dim = int(integer(c, "headDim", "config"));
+  m.experts = int(integer(c, "numExperts", "config"));
+  m.top_k = int(integer(c, "topK", "config"));
+  m.max_positions = int(integer(c, "maxPositions", "config"));
+  m.sliding_window = int(integer(c, "slidingWindow", "config"));
+  m.rms_eps = float(number(c, "rmsNormEps", "config"));
+  m.rope_theta = float(number(c, "ropeTheta", "config"));
+  if (m.heads == 0 || m.kv_heads == 0 || m.heads % m.kv_heads != 0 || m.head_dim % 2 != 0 || m.top_k == 0 ||
+      m.top_k > m.experts || m.layers == 0 || m.vocab == 0 || m.hidden == 0)
+    throw Error("INVALID_SPEC", "inconsistent model configuration");
+  s.threads = int(integer(spec, "threads", "spec"));
+  s.simd = string(spec, "simd", "spec");
+  Napi::Array files = array(spec, "files", "spec");
+  for (uint32_t i = 0; i < files.Length(); ++i) {
+    Napi::Value f = files.Get(i);
+    if (!f.IsString()) throw Error("INVALID_SPEC", "spec.files must hold strings");
+    s.files.push_back(f.As<Napi::String>().Utf8Value());
+  }
+  Napi::Object w = object(spec, "weights", "spec");
+  s.embed = tensor(w, "embed", "weights");
+  s.norm = tensor(w, "norm", "weights");
+  s.lm_head = tensor(w, "lmHead", "weights");
+  Napi::Array layers = array(w, "layers", "weights");
+  if (layers.Length() != uint32_t(m.layers)) throw Error("INVALID_SPEC", "weights.layers does not match numLayers");
+  for (uint32_t i = 0; i < layers.Length(); ++i) {
+    const std::string where = "weights.layers[" + std::to_string(i) + "]";
+    Napi::Value lv = layers.Get(i);
+    if (!lv.IsObject()) throw Error("INVALID_SPEC", where + " must be an object");
+    Napi::Object l = lv.As<Napi::Object>();
+    LayerSpec ls;
+    ls.attn_norm = tensor(l, "attnNorm", where);
+    ls.wq = tensor(l, "wq", where);
+    ls.wk = tensor(l, "wk", where);
+    ls.wv = tensor(l, "wv", where);
+    ls.wo = tensor(l, "wo", where);
+    ls.ffn_norm = tensor(l, "ffnNorm", where);
+    ls.gate = tensor(l, "gate", where);
+    ls.w1 = tensors(l, "w1", where);
+    ls.w2 = tensors(l, "w2", where);
+    ls.w3 = tensors(l, "w3", where);
+    if (ls.w1.size() != size_t(m.experts) || ls.w2.size() != size_t(m.experts) || ls.w3.size() != size_t(m.experts))
+      throw Error("INVALID_SPEC", where + ": expert count does not match numExperts");
+    s.layers.push_back(std::move(ls));
+  }
+  return s;
+}
+
+ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_ptr<MappedFile>>& files) {
+  auto bind = [&](const TensorSpec& t, int64_t rows, int64_t cols) -> Tensor {
+    if (t.file < 0 || size_t(t.file) >= files.size())
+      throw Error("INVALID_SPEC", "tensor " + t.name + " names file #" + std::to_string(t.file));
+    const MappedFile& f = *files[size_t(t.file)];
+    if (t.rows != rows || t.cols != cols)
+      throw Error("TENSOR_SHAPE", "tensor " + t.name + " in " + f.path() + " has shape [" + std::to_string(t.rows) +
+                                      ", " + std::to_string(t.cols) + "], expected [" + std::to_string(rows) + ", " +
+                                      std::to_string(cols) + "]");
+    const size_t bytes = size_t(t.rows) * size_t(t.cols) * dtype_size(t.dtype);
+    if (size_t(t.offset) > f.size() || bytes > f.size() - size_t(t.offset))
+      throw Error("TENSOR_BOUNDS", "tensor " + t.name + " (bytes " + std::to_string(t.offset) + ".." +
+                                       std::to_string(size_t(t.offset) + bytes) + ") lies outside " + f.path() +
+                                       " (" + std::to_string(f.size()) + " bytes)");
+    if (size_t(t.offset) % dtype_size(t.dtype) != 0)
+      throw Error("TENSOR_ALIGNMENT", "tensor " + t.name + " in " + f.path() + " is not aligned to its element size");
+    return Tensor{f.data() + t.offset, t.dtype, t.rows, t.cols};
+  };
+  const ModelConfig& c = spec.config;
+  const int64_t D = c.hidden, Q = int64_t(c.heads) * c.head_dim, KV = int64_t(c.kv_heads) * c.head_dim;
+  ModelWeights w;
+  w.embed = bind(spec.embed, c.vocab, D);
+  w.norm = bind(spec.norm, 1, D);
+  w.lm_head = bind(spec.lm_head, c.vocab, D);
+  for (const LayerSpec& ls : spec.layers) {
+    LayerWeights lw;
+    lw.attn_norm = bind(ls.attn_norm, 1, D);
+    lw.wq = bind(ls.wq, Q, D);
+    lw.wk = bind(ls.wk, KV, D);
+    lw.wv = bind(ls.wv, KV, D);
+    lw.wo = bind(ls.wo, D, Q);
+    lw.ffn_norm = bind(ls.ffn_norm, 1, D);
+    lw.gate = bind(ls.gate, c.experts, D);
+    for (int e = 0; e < c.experts; ++e)
+      lw.experts.push_back({bind(ls.w1[size_t(e)], c.intermediate, D), bind(ls.w3[size_t(e)], c.intermediate, D),
+                            bind(ls.w2[size_t(e)], D, c.intermediate)});
+    w.layers.push_back(std::move(lw));
+  }
+  return w;
+}
+
+}  // namespace smoe::addon

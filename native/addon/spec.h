@@ -1,0 +1,43 @@
+// The load spec built by lib/load (validated there) and re-checked here against the mapped files:
+//   { config: {...}, threads, simd, files: string[], weights: { embed, norm, lmHead, layers: [...] } }
+// where each tensor is { name, file, offset, dtype: 'F32' | 'F16' | 'BF16', rows, cols }.
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "../model/config.h"
+#include "../model/weights.h"
+#include "../load/mapped_file.h"
+
+namespace smoe::addon {
+
+struct TensorSpec {
+  std::string name;
+  int file = 0;
+  int64_t offset = 0, rows = 0, cols = 0;
+  DType dtype = DType::F32;
+};
+
+struct LayerSpec {
+  TensorSpec attn_norm, wq, wk, wv, wo, ffn_norm, gate;
+  std::vector<TensorSpec> w1, w2, w3;
+};
+
+struct LoadSpec {
+  ModelConfig config;
+  int threads = 1;
+  std::string simd;
+  std::vector<std::string> files;
+  TensorSpec embed, norm, lm_head;
+  std::vector<LayerSpec> layers;
+};
+
+// Reads the JS object (main thread). Throws smoe::Error{INVALID_SPEC} on a malformed spec.
+LoadSpec parse_spec(const Napi::Object& spec);
+
+// Binds every tensor to its bytes in the mapped files (worker thread). Throws on out-of-bounds tensors.
+ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_ptr<MappedFile>>& files);
+
+}  // namespace smoe::addon

@@ -1,0 +1,49 @@
+// The CPU backend: a thread pool plus SIMD kernels chosen at run time (AVX-512, AVX2/FMA/F16C, or portable).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../backend.h"
+#include "../core/thread_pool.h"
+#include "matmul_tile.h"
+
+namespace smoe::cpu {
+
+// "avx512", "avx2" or "generic": the best this CPU supports, or `want` when given and supported.
+std::string select_simd(const std::string& want);
+MatmulFn matmul_kernel(const std::string& simd);
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(int threads, const std::string& simd);
+  const char* name() const override { return "cpu"; }
+  int threads() const override { return pool_.size(); }
+  const std::string& simd() const { return simd_; }
+
+  float* alloc(size_t floats) override;
+  void release(float* p) override;
+  void copy(float* dst, const float* src, size_t floats) override;
+  void download(float* host, const float* src, size_t floats) override;
+
+  void embed(float* out, const Tensor& table, const int32_t* ids, int T) override;
+  void rmsnorm(float* out, const float* x, const Tensor& w, int T, int D, float eps) override;
+  void matmul(float* out, const float* x, const Tensor& w, int T) override;
+  void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) override;
+  void attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,
+                 const AttentionParams& p) override;
+  void gate_topk(const float* logits, int T, int E, int K, RoutePlan& plan) override;
+  void moe_experts(float* out, const float* x, int T, int D, const RoutePlan& plan,
+                   const std::vector<ExpertWeights>& experts) override;
+  void add(float* x, const float* y, size_t n) override;
+
+ private:
+  // out[T, ldo] columns [o0, o1) of x[T, K] @ w^T, split across the pool.
+  void matmul_cols(float* out, int64_t ldo, const float* x, int64_t T, const Tensor& w);
+  ThreadPool pool_;
+  std::string simd_;
+  MatmulFn mm_;
+  std::vector<float> gathered_, hidden_, expert_out_;  // moe_experts scratch, reused across calls
+};
+
+}  // namespace smoe::cpu

@@ -1,0 +1,27 @@
+// AVX-512 (F + BW) instantiation of the matmul microkernel (compiled with -mavx512f -mavx512bw -mfma -mf16c).
+#include <immintrin.h>
+
+#include "matmul_tile.h"
+
+namespace smoe::cpu {
+namespace {
+struct Avx512 {
+  using V = __m512;
+  static constexpr int W = 16, MT = 6, NT = 4;  // 24 accumulators + 4 weights + 1 activation of 32 zmm
+  template <DType T> using Elem = std::conditional_t<T == DType::F32, float, uint16_t>;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load_f32(const float* p) { return _mm512_loadu_ps(p); }
+  template <DType T> static V load_w(const Elem<T>* p) {
+    if constexpr (T == DType::F32) return _mm512_loadu_ps(p);
+    else if constexpr (T == DType::F16) return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    else return _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+  }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static float hsum(V v) { return _mm512_reduce_add_ps(v); }
+};
+}  // namespace
+
+MatmulFn matmul_avx512() { return &matmul_dispatch<Avx512>; }
+
+}  // namespace smoe::cpu

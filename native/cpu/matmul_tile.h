@@ -1,0 +1,86 @@
+// The CPU matmul microkernel, written once and compiled per instruction set (matmul_<isa>.cpp).
+// Computes out[t, o] = sum_k x[t, k] * w[o, k] for t in [0, T), o in [o0, o1):
+//   x:   [T, K]  F32, row-major (activations)
+//   w:   [O, K]  F32 / F16 / BF16, row-major, as stored in the checkpoint (PyTorch Linear layout)
+//   out: [T, ldo] F32
+// A tile is MT tokens x NT weight rows held in MT*NT vector accumulators: each step loads NT weight
+// vectors (converted to fp32 in registers) and MT activation vectors and does MT*NT FMAs. The NT weight
+// rows of a block stay in L1 while every token tile passes over them, so each weight is read from memory
+// once per call (decode: T = 1, a bandwidth-bound matvec; prefill: T large, FMA-bound).
+// S is a SIMD traits struct: V, W (lanes), zero(), load_f32(), load_w<DType>(), fma(), hsum().
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+#include "../core/dtype.h"
+
+namespace smoe::cpu {
+
+using MatmulFn = void (*)(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w, DType wt,
+                          int64_t o0, int64_t o1);
+
+template <class S, DType WT, int MT, int NT>
+static inline void matmul_tile(float* out, int64_t ldo, const float* x, int64_t K, const void* w, int64_t o) {
+  using V = typename S::V;
+  using WE = typename S::template Elem<WT>;
+  V acc[MT][NT];
+  for (int i = 0; i < MT; ++i)
+    for (int j = 0; j < NT; ++j) acc[i][j] = S::zero();
+  const WE* wr[NT];
+  for (int j = 0; j < NT; ++j) wr[j] = static_cast<const WE*>(w) + (o + j) * K;
+  int64_t k = 0;
+  for (; k + S::W <= K; k += S::W) {
+    V wv[NT];
+    for (int j = 0; j < NT; ++j) wv[j] = S::template load_w<WT>(wr[j] + k);
+    for (int i = 0; i < MT; ++i) {
+      const V xv = S::load_f32(x + i * K + k);
+      for (int j = 0; j < NT; ++j) acc[i][j] = S::fma(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MT; ++i)
+    for (int j = 0; j < NT; ++j) {
+      float s = S::hsum(acc[i][j]);
+      for (int64_t kk = k; kk < K; ++kk) s += x[i * K + kk] * load_as_f32(wr[j], WT, size_t(kk));
+      out[i * ldo + o + j] = s;
+    }
+}
+
+// Token remainder: MT known at compile time for each of 1..MTMAX.
+template <class S, DType WT, int MT, int NT>
+static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, int64_t rem, int64_t K,
+                                      const void* w, int64_t o) {
+  if constexpr (MT >= 1) {
+    if (rem == MT) { matmul_tile<S, WT, MT, NT>(out, ldo, x, K, w, o); return; }
+    matmul_tokens_tail<S, WT, MT - 1, NT>(out, ldo, x, rem, K, w, o);
+  }
+}
+
+template <class S, DType WT>
+static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w,
+                         int64_t o0, int64_t o1) {
+  constexpr int MT = S::MT, NT = S::NT;
+  // A matvec (decode) wants more rows in flight per step; a GEMM wants the MT x NT tile.
+  int64_t o = o0;
+  for (; o + NT <= o1; o += NT) {
+    int64_t t = 0;
+    for (; t + MT <= T; t += MT) matmul_tile<S, WT, MT, NT>(out + t * ldo, ldo, x + t * K, K, w, o);
+    if (t < T) matmul_tokens_tail<S, WT, MT - 1, NT>(out + t * ldo, ldo, x + t * K, T - t, K, w, o);
+  }
+  for (; o < o1; ++o) {
+    int64_t t = 0;
+    for (; t + MT <= T; t += MT) matmul_tile<S, WT, MT, 1>(out + t * ldo, ldo, x + t * K, K, w, o);
+    if (t < T) matmul_tokens_tail<S, WT, MT - 1, 1>(out + t * ldo, ldo, x + t * K, T - t, K, w, o);
+  }
+}
+
+template <class S>
+static void matmul_dispatch(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w, DType wt,
+                            int64_t o0, int64_t o1) {
+  switch (wt) {
+    case DType::F32: matmul_range<S, DType::F32>(out, ldo, x, T, K, w, o0, o1); break;
+    case DType::F16: matmul_range<S, DType::F16>(out, ldo, x, T, K, w, o0, o1); break;
+    case DType::BF16: matmul_range<S, DType::BF16>(out, ldo, x, T, K, w, o0, o1); break;
+  }
+}
+
+}  // namespace smoe::cpu

@@ -1,0 +1,41 @@
+#include "mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "../core/error.h"
+
+namespace smoe {
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("FILE_OPEN", "cannot open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error("FILE_OPEN", "not a regular file: " + path);
+  }
+  size_ = size_t(st.st_size);
+  if (size_ > 0) {
+    addr_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (addr_ == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      addr_ = nullptr;
+      throw Error("FILE_MAP", "cannot memory-map " + path + ": " + std::strerror(e));
+    }
+    ::madvise(addr_, size_, MADV_WILLNEED);  // start reading ahead; pages still load lazily
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (addr_) ::munmap(addr_, size_);
+}
+
+}  // namespace smoe

@@ -1,0 +1,94 @@
+// The public surface: normalized config from both config.json styles, parameter counts, backends().
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import * as smoe from '../dist/index.js';
+import { copyModel, fixture, maxAbsDiff, readSafetensors, reference, writeSafetensors } from './helpers.mjs';
+
+const { backends, loadModel } = smoe;
+
+test('exports', () => {
+  for (const k of ['loadModel', 'backends', 'Model', 'Sequence', 'SmoeError', 'ModelLoadError', 'InvalidArgumentError'])
+    assert.ok(k in smoe, k);
+});
+
+test('backends() reports the CPU backend and its SIMD level', () => {
+  const b = backends();
+  assert.equal(b.cpu.compiled, true);
+  assert.ok(['avx512', 'avx2', 'generic'].includes(b.cpu.simd));
+  assert.ok(b.cpu.simdLevels.includes('generic'));
+  assert.equal(typeof b.cuda.compiled, 'boolean');
+});
+
+test('config is normalized from the transformers-5 style', async () => {
+  const m = await loadModel(fixture('tiny-mixtral'), { threads: 1 });
+  assert.deepEqual(
+    { ...m.config },
+    {
+      modelType: 'mixtral', vocabSize: 32000, hiddenSize: 64, intermediateSize: 96, numLayers: 2, numHeads: 8,
+      numKvHeads: 2, headDim: 8, numExperts: 8, topK: 2, maxPositions: 4096, slidingWindow: null, rmsNormEps: 1e-5,
+      ropeTheta: 1e6, tieWordEmbeddings: false, bosTokenId: 1, eosTokenId: 2, dtype: 'bfloat16',
+    },
+  );
+  assert.equal(m.info.backend, 'cpu');
+  assert.equal(m.info.threads, 1);
+  assert.deepEqual(m.info.dtypes, ['BF16']);
+  await m.close();
+});
+
+test('hub-style config (top-level rope_theta, no head_dim) gives the same model', async () => {
+  const { dir, cleanup } = copyModel('tiny-mixtral-f32');
+  try {
+    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    const theta = c.rope_parameters.rope_theta;
+    delete c.rope_parameters; delete c.head_dim; delete c.transformers_version; delete c.dtype;
+    c.rope_theta = theta;
+    c.torch_dtype = 'float32';
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+    const hub = await loadModel(dir);
+    const t5 = await loadModel(fixture('tiny-mixtral-f32'));
+    assert.deepEqual({ ...hub.config, dtype: null }, { ...t5.config, dtype: null });
+    assert.equal(hub.config.ropeTheta, 1e4);
+    assert.equal(hub.config.dtype, 'float32');
+    const ids = reference('tiny-mixtral-f32').cases[0].ids;
+    assert.ok(maxAbsDiff(await hub.logits(ids), await t5.logits(ids)) === 0);
+    await hub.close(); await t5.close();
+  } finally { cleanup(); }
+});
+
+test('parameter counts: total matches the checkpoint index, active drops the unrouted experts', async () => {
+  const m = await loadModel(fixture('tiny-mixtral'));
+  const index = JSON.parse(readFileSync(join(fixture('tiny-mixtral'), 'model.safetensors.index.json'), 'utf8'));
+  assert.equal(m.info.totalParams, index.metadata.total_parameters);
+  const { numLayers, numExperts, topK, hiddenSize, intermediateSize } = m.config;
+  assert.equal(m.info.activeParams, m.info.totalParams - numLayers * (numExperts - topK) * 3 * hiddenSize * intermediateSize);
+  await m.close();
+});
+
+test('tied embeddings: a checkpoint without lm_head uses the embedding as the output layer', async () => {
+  const tied = copyModel('tiny-mixtral-f32');
+  const untied = copyModel('tiny-mixtral-f32');
+  try {
+    // tied: lm_head removed, tie_word_embeddings true. untied: lm_head overwritten with the embedding.
+    const file = 'model.safetensors';
+    const { header, data } = readSafetensors(join(tied.dir, file));
+    const [hb, he] = header['lm_head.weight'].data_offsets;
+    const [eb, ee] = header['model.embed_tokens.weight'].data_offsets;
+    const copy = Buffer.from(data);
+    data.subarray(eb, ee).copy(copy, hb);
+    writeSafetensors(join(untied.dir, file), header, copy);
+    delete header['lm_head.weight'];
+    writeSafetensors(join(tied.dir, file), header, data);
+    const c = JSON.parse(readFileSync(join(tied.dir, 'config.json'), 'utf8'));
+    c.tie_word_embeddings = true;
+    writeFileSync(join(tied.dir, 'config.json'), JSON.stringify(c));
+    assert.equal(he - hb, ee - eb);
+    const a = await loadModel(tied.dir), b = await loadModel(untied.dir);
+    const ids = reference('tiny-mixtral-f32').cases[1].ids;
+    assert.deepEqual(await a.logits(ids), await b.logits(ids));
+    assert.equal(a.info.totalParams, b.info.totalParams - 32000 * 64);
+    await a.close(); await b.close();
+  } finally { tied.cleanup(); untied.cleanup(); }
+});
