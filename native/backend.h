@@ -18,6 +18,9 @@ struct RoutePlan {
   std::vector<float> weights;       // [T, K] softmax probabilities of the chosen, renormalized to sum to 1
   std::vector<int32_t> offsets;     // [E + 1] start of each expert's group in `slots`
   std::vector<int32_t> slots;       // [T * K] grouped by expert: entry = token * K + j
+  // Set by a backend that keeps the plan in its own memory (CUDA): the host vectors above are then left
+  // empty until Backend::plan_to_host fills them. Null for a plan built on the host (CPU).
+  const void* device = nullptr;
 };
 
 struct ExpertWeights {
@@ -49,6 +52,12 @@ class Backend {
   virtual void rmsnorm(float* out, const float* x, const Tensor& w, int T, int D, float eps) = 0;
   // out[T, O] = x[T, Ik] @ w[O, Ik]^T, fp32 accumulation, w converted to fp32 in registers.
   virtual void matmul(float* out, const float* x, const Tensor& w, int T) = 0;
+  // Several projections of the same input, outs[i][T, w_i.rows] = x[T, Ik] @ w_i^T (e.g. q, k, v). A backend
+  // may run them as one pass; the default runs them one by one.
+  struct Projection { float* out; const Tensor* w; };
+  virtual void matmul_many(const Projection* p, int n, const float* x, int T) {
+    for (int i = 0; i < n; ++i) matmul(p[i].out, x, *p[i].w, T);
+  }
   // Rotate-half RoPE in place on x[T, heads * Hd] at positions pos[T]; inv_freq[Hd / 2].
   virtual void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) = 0;
   // Causal GQA attention of q[T, H * Hd] at positions pos[T] over the cache k, v[positions, G * Hd]
@@ -57,6 +66,8 @@ class Backend {
                          const AttentionParams& p) = 0;
   // Router: logits[T, E] -> softmax over E -> top-K (ties: lowest id) -> renormalize -> plan.
   virtual void gate_topk(const float* logits, int T, int E, int K, RoutePlan& plan) = 0;
+  // Makes every host vector of a plan made by gate_topk readable (a no-op where it was built on the host).
+  virtual void plan_to_host(RoutePlan& plan) { (void)plan; }
   // out[T, D] = sum_j weight[t, j] * w2_e(silu(w1_e x_t) * (w3_e x_t)), e = expert_ids[t, j], grouped by expert.
   virtual void moe_experts(float* out, const float* x, int T, int D, const RoutePlan& plan,
                            const std::vector<ExpertWeights>& experts) = 0;

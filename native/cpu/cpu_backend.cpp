@@ -1,6 +1,7 @@
 // CPU backend: memory, embedding, residual add and the threaded matmul driver.
 #include "cpu_backend.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -43,5 +44,22 @@ void CpuBackend::matmul_cols(float* out, int64_t ldo, const float* x, int64_t T,
 }
 
 void CpuBackend::matmul(float* out, const float* x, const Tensor& w, int T) { matmul_cols(out, w.rows, x, T, w); }
+
+// One parallel pass over the rows of all the weights, as if they were stacked: one sync instead of n, and
+// each thread streams one contiguous share of the bytes.
+void CpuBackend::matmul_many(const Projection* p, int n, const float* x, int T) {
+  int64_t total = 0;
+  for (int i = 0; i < n; ++i) total += p[i].w->rows;
+  MatmulFn mm = mm_;
+  pool_.parallel_for(total, 16, [&](int64_t r0, int64_t r1, int) {
+    int64_t base = 0;
+    for (int i = 0; i < n; ++i) {
+      const Tensor& w = *p[i].w;
+      const int64_t b = std::max(r0, base), e = std::min(r1, base + w.rows);
+      if (b < e) mm(p[i].out, w.rows, x, T, w.cols, w.data, w.dtype, b - base, e - base);
+      base += w.rows;
+    }
+  });
+}
 
 }  // namespace smoe::cpu

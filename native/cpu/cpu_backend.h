@@ -29,6 +29,7 @@ class CpuBackend final : public Backend {
   void embed(float* out, const Tensor& table, const int32_t* ids, int T) override;
   void rmsnorm(float* out, const float* x, const Tensor& w, int T, int D, float eps) override;
   void matmul(float* out, const float* x, const Tensor& w, int T) override;
+  void matmul_many(const Projection* p, int n, const float* x, int T) override;
   void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) override;
   void attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,
                  const AttentionParams& p) override;

@@ -59,8 +59,15 @@ template <class S, DType WT>
 static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w,
                          int64_t o0, int64_t o1) {
   constexpr int MT = S::MT, NT = S::NT;
-  // A matvec (decode) wants more rows in flight per step; a GEMM wants the MT x NT tile.
   int64_t o = o0;
+  if (T == 1) {
+    // A matvec (decode) is bound by memory: keep NV weight rows streaming per step.
+    constexpr int NV = S::NV;
+    for (; o + NV <= o1; o += NV) matmul_tile<S, WT, 1, NV>(out, ldo, x, K, w, o);
+    for (; o < o1; ++o) matmul_tile<S, WT, 1, 1>(out, ldo, x, K, w, o);
+    return;
+  }
+  // A GEMM (prefill) wants the MT x NT tile: NT weight rows reused by every token tile from L1.
   for (; o + NT <= o1; o += NT) {
     int64_t t = 0;
     for (; t + MT <= T; t += MT) matmul_tile<S, WT, MT, NT>(out + t * ldo, ldo, x + t * K, K, w, o);

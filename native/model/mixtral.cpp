@@ -83,28 +83,36 @@ void Model::forward_chunk(Sequence& seq, const int32_t* ids, int m, bool all_log
   const AttentionParams ap{H, G, Hd, c.sliding_window, 1.0f / std::sqrt(float(Hd))};
   const size_t kv_row = seq.kv.row();
 
-  be.embed(ws_.x, w_.embed, ids, m);  // x: [T, D]
+  prof_.time("embed", [&] { be.embed(ws_.x, w_.embed, ids, m); });  // x: [T, D]
   for (int l = 0; l < c.layers; ++l) {
     const LayerWeights& lw = w_.layers[size_t(l)];
     float* kc = seq.kv.k(l);
     float* vc = seq.kv.v(l);
     // Attention block. K and V are written straight into the cache rows of these positions.
-    be.rmsnorm(ws_.xn, ws_.x, lw.attn_norm, m, D, c.rms_eps);
-    be.matmul(ws_.q, ws_.xn, lw.wq, m);                       // [T, H*Hd]
-    be.matmul(kc + size_t(p0) * kv_row, ws_.xn, lw.wk, m);    // [T, G*Hd]
-    be.matmul(vc + size_t(p0) * kv_row, ws_.xn, lw.wv, m);    // [T, G*Hd]
-    be.rope(ws_.q, m, H, Hd, pos_.data(), inv_freq_.data());
-    be.rope(kc + size_t(p0) * kv_row, m, G, Hd, pos_.data(), inv_freq_.data());
-    be.attention(ws_.att, ws_.q, kc, vc, m, pos_.data(), ap);  // [T, H*Hd]
-    be.matmul(ws_.o, ws_.att, lw.wo, m);                       // [T, D]
-    be.add(ws_.x, ws_.o, size_t(m) * D);
+    prof_.time("norm", [&] { be.rmsnorm(ws_.xn, ws_.x, lw.attn_norm, m, D, c.rms_eps); });
+    prof_.time("qkv", [&] {
+      const Backend::Projection qkv[3] = {{ws_.q, &lw.wq},                          // [T, H*Hd]
+                                          {kc + size_t(p0) * kv_row, &lw.wk},       // [T, G*Hd]
+                                          {vc + size_t(p0) * kv_row, &lw.wv}};      // [T, G*Hd]
+      be.matmul_many(qkv, 3, ws_.xn, m);
+    });
+    prof_.time("rope", [&] {
+      be.rope(ws_.q, m, H, Hd, pos_.data(), inv_freq_.data());
+      be.rope(kc + size_t(p0) * kv_row, m, G, Hd, pos_.data(), inv_freq_.data());
+    });
+    prof_.time("attention", [&] { be.attention(ws_.att, ws_.q, kc, vc, m, pos_.data(), ap); });  // [T, H*Hd]
+    prof_.time("o_proj", [&] { be.matmul(ws_.o, ws_.att, lw.wo, m); });                          // [T, D]
+    prof_.time("add", [&] { be.add(ws_.x, ws_.o, size_t(m) * D); });
     // Sparse MoE block.
-    be.rmsnorm(ws_.xn, ws_.x, lw.ffn_norm, m, D, c.rms_eps);
-    be.matmul(ws_.router, ws_.xn, lw.gate, m);                 // [T, E]
-    be.gate_topk(ws_.router, m, E, K, plan_);
-    be.moe_experts(ws_.moe, ws_.xn, m, D, plan_, lw.experts);  // [T, D]
-    be.add(ws_.x, ws_.moe, size_t(m) * D);
+    prof_.time("norm", [&] { be.rmsnorm(ws_.xn, ws_.x, lw.ffn_norm, m, D, c.rms_eps); });
+    prof_.time("router", [&] {
+      be.matmul(ws_.router, ws_.xn, lw.gate, m);  // [T, E]
+      be.gate_topk(ws_.router, m, E, K, plan_);
+    });
+    prof_.time("experts", [&] { be.moe_experts(ws_.moe, ws_.xn, m, D, plan_, lw.experts); });  // [T, D]
+    prof_.time("add", [&] { be.add(ws_.x, ws_.moe, size_t(m) * D); });
     if (trace) {  // trace layout [token, layer, K]; the chunk's rows are appended at layer 0
+      be.plan_to_host(plan_);  // the plan may live in device memory (CUDA); a no-op on the CPU
       if (l == 0) {
         trace->experts.resize(trace->experts.size() + size_t(m) * c.layers * K);
         trace->weights.resize(trace->weights.size() + size_t(m) * c.layers * K);
@@ -121,8 +129,8 @@ void Model::forward_chunk(Sequence& seq, const int32_t* ids, int m, bool all_log
   if (logits) {
     const int rows = all_logits ? m : 1;
     const float* xs = ws_.x + size_t(m - rows) * D;
-    be.rmsnorm(ws_.xn, xs, w_.norm, rows, D, c.rms_eps);
-    be.matmul(ws_.logits, ws_.xn, w_.lm_head, rows);  // [rows, V]
+    prof_.time("norm", [&] { be.rmsnorm(ws_.xn, xs, w_.norm, rows, D, c.rms_eps); });
+    prof_.time("lm_head", [&] { be.matmul(ws_.logits, ws_.xn, w_.lm_head, rows); });  // [rows, V]
     be.download(logits, ws_.logits, size_t(rows) * c.vocab);
   }
   seq.length = p0 + m;

@@ -9,6 +9,7 @@
 #include "../backend.h"
 #include "config.h"
 #include "kv_cache.h"
+#include "op_profile.h"
 #include "weights.h"
 
 namespace smoe {
@@ -51,6 +52,7 @@ class Model {
   struct Workspace { float *x, *xn, *q, *att, *o, *router, *moe, *logits; } ws_{};
   std::vector<int32_t> pos_;
   RoutePlan plan_;
+  OpProfile prof_;
 };
 
 }  // namespace smoe
