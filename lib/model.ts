@@ -5,12 +5,19 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
+import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 import { fromNative, InvalidArgumentError, SmoeError } from './errors.js';
+import { chat, generate } from './generate.js';
+import type { GenerateOptions } from './generate-options.js';
+import type { Generation } from './generation.js';
+import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { readConfig, type MixtralConfig } from './load/config.js';
 import { mixtralWeights } from './load/mixtral-weights.js';
 import { readTensorIndex } from './load/safetensors.js';
 import { native, type NativeModel, type NativeSequence } from './native.js';
+import { loadModelTokenizer } from './model-tokenizer.js';
 import { optionalBool, optionalEnum, optionalInt, optionalObject, toIds } from './options.js';
+import type { Tokenizer } from './tokenizer/index.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 export type SimdLevel = 'auto' | 'avx512' | 'avx2' | 'generic';
@@ -54,11 +61,13 @@ export interface EvalOptions {
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
 
 /**
- * Loads a Hugging Face Mixtral folder (config.json + model.safetensors or sharded safetensors).
+ * Loads a Hugging Face Mixtral folder (config.json + model.safetensors or sharded safetensors), and with
+ * it the tokenizer (tokenizer.json, tokenizer_config.json) and generation_config.json when present.
  *
  * @example
  * const model = await loadModel('./Mixtral-8x7B-v0.1', { threads: 8 });
  * const logits = await model.logits([1, 22557, 1526]);
+ * console.log(await model.generate('The capital of France is', { maxTokens: 8 }).text());
  * await model.close();
  */
 export async function loadModel(dir: string, options?: LoadOptions): Promise<Model> {
@@ -88,6 +97,7 @@ export async function loadModel(dir: string, options?: LoadOptions): Promise<Mod
   const config = await readConfig(root);
   const { files, tensors } = await readTensorIndex(root);
   const layout = mixtralWeights(config, files, tensors);
+  const [tokenizer, generationDefaults] = await Promise.all([loadModelTokenizer(root), readGenerationDefaults(root)]);
   let handle: NativeModel;
   try {
     handle = await addon.openModel({
@@ -104,7 +114,13 @@ export async function loadModel(dir: string, options?: LoadOptions): Promise<Mod
   return new Model(handle, config, {
     backend: ni.backend, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
     totalParams: layout.totalParams, activeParams: layout.activeParams,
-  });
+  }, { tokenizer, generationDefaults });
+}
+
+/** @internal what loadModel() reads besides the weights. */
+export interface ModelExtras {
+  tokenizer?: Tokenizer | null;
+  generationDefaults?: GenerationDefaults;
 }
 
 export class Model {
@@ -112,15 +128,86 @@ export class Model {
   readonly config: Readonly<MixtralConfig>;
   /** Where and how the model runs, what it was loaded from, and its parameter counts. */
   readonly info: Readonly<ModelInfo>;
+  /** Defaults from generation_config.json (empty when the folder has none); generate() options override them. */
+  readonly generationDefaults: Readonly<GenerationDefaults>;
   #handle: NativeModel;
   #closed = false;
   #sequences = new Set<Sequence>();
+  #tokenizer: Tokenizer | null;
+  #chatTemplate: ChatTemplate | undefined;
 
   /** @internal use loadModel() */
-  constructor(handle: NativeModel, config: MixtralConfig, info: ModelInfo) {
+  constructor(handle: NativeModel, config: MixtralConfig, info: ModelInfo, extras: ModelExtras = {}) {
     this.#handle = handle;
     this.config = Object.freeze({ ...config });
     this.info = Object.freeze({ ...info });
+    this.#tokenizer = extras.tokenizer ?? null;
+    this.generationDefaults = Object.freeze({ ...(extras.generationDefaults ?? {}) });
+  }
+
+  /** Whether the model folder had a tokenizer.json. */
+  get hasTokenizer(): boolean {
+    return this.#tokenizer !== null;
+  }
+
+  /**
+   * The model's tokenizer.
+   * @throws SmoeError TOKENIZER_MISSING when the model folder has no tokenizer.json
+   */
+  get tokenizer(): Tokenizer {
+    if (this.#tokenizer === null)
+      throw new SmoeError('TOKENIZER_MISSING', 'this model has no tokenizer: its folder holds no tokenizer.json', { file: 'tokenizer.json' });
+    return this.#tokenizer;
+  }
+
+  /**
+   * Renders `messages` with tokenizer_config.json's chat template, as transformers' `apply_chat_template`
+   * with `tokenize=False`.
+   *
+   * @example
+   * model.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true }); // '<s> [INST] Hi [/INST]'
+   * @throws SmoeError CHAT_TEMPLATE_MISSING (no template), CHAT_TEMPLATE (syntax error or raise_exception),
+   *         InvalidArgumentError INVALID_ARGUMENT (malformed messages)
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string {
+    const tok = this.tokenizer;
+    if (this.#chatTemplate === undefined) {
+      if (tok.chatTemplate === undefined)
+        throw new SmoeError('CHAT_TEMPLATE_MISSING', 'this model has no chat template (tokenizer_config.json sets no chat_template)', {
+          file: 'tokenizer_config.json',
+          field: 'chat_template',
+        });
+      this.#chatTemplate = new ChatTemplate(tok.chatTemplate);
+    }
+    return this.#chatTemplate.render(messages, options, { bosToken: tok.bosToken, eosToken: tok.eosToken });
+  }
+
+  /**
+   * Generates text from a prompt (a string, encoded with BOS per tokenizer_config.json, or token ids).
+   * The returned Generation streams `{ text, tokens }` pieces and has a `result` promise.
+   *
+   * @example
+   * const ac = new AbortController();
+   * const gen = model.generate('Once upon a time', { maxTokens: 64, temperature: 0.8, seed: 7, signal: ac.signal });
+   * for await (const piece of gen) process.stdout.write(piece.text);
+   * console.log((await gen.result).finishReason);
+   * @throws InvalidArgumentError INVALID_OPTION for a bad option; SmoeError TOKENIZER_MISSING
+   */
+  generate(prompt: string | readonly number[], options?: GenerateOptions): Generation {
+    this.#assertOpen();
+    return generate(this, prompt, options);
+  }
+
+  /**
+   * Replies to a conversation: applyChatTemplate(messages, { addGenerationPrompt: true }), encoded without
+   * adding BOS again, then generate().
+   *
+   * @example
+   * const reply = await model.chat([{ role: 'user', content: 'Name two experts.' }], { maxTokens: 64 }).text();
+   */
+  chat(messages: readonly ChatMessage[], options?: GenerateOptions): Generation {
+    this.#assertOpen();
+    return chat(this, messages, options);
   }
 
   get closed(): boolean {

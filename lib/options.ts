@@ -53,3 +53,37 @@ export function toIds(ids: unknown, vocab: number): Int32Array {
   }
   return out;
 }
+
+/**
+ * A finite number option in a range: `min`/`max` are inclusive unless `minExclusive`/`maxExclusive`.
+ * @throws InvalidArgumentError INVALID_OPTION naming the option
+ */
+export function optionalNumber(
+  o: Record<string, unknown>,
+  key: string,
+  range: { min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean } = {},
+): number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  const { min = -Infinity, max = Infinity, minExclusive = false, maxExclusive = false } = range;
+  const ok = typeof v === 'number' && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && (maxExclusive ? v < max : v <= max);
+  if (!ok) {
+    const lo = min === -Infinity ? '(-inf' : `${minExclusive ? '(' : '['}${min}`;
+    const hi = max === Infinity ? 'inf)' : `${max}${maxExclusive ? ')' : ']'}`;
+    throw new InvalidArgumentError('INVALID_OPTION', `option '${key}' must be a number in ${lo}, ${hi} (got ${describeValue(v)})`, { field: key });
+  }
+  return v as number;
+}
+
+/** Rejects keys of `o` that are not in `known` (catches typos such as `max_tokens`). */
+export function rejectUnknownKeys(o: Record<string, unknown>, known: readonly string[], what = 'option'): void {
+  for (const k of Object.keys(o))
+    if (!known.includes(k)) throw new InvalidArgumentError('INVALID_OPTION', `unknown ${what} '${k}' (known: ${known.join(', ')})`, { field: k });
+}
+
+/** A short description of a bad value for error messages. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
