@@ -18,9 +18,11 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Attach each generated token's per-layer router choices to the yielded pieces (default false). */
   routerTrace?: boolean;
+  /** Experts each token is routed to for this generation (default: the model's; see LoadOptions). */
+  expertsPerToken?: number;
 }
 
-export const GENERATE_KEYS: readonly string[] = [...SAMPLING_KEYS, 'maxTokens', 'stop', 'stopTokens', 'ignoreEos', 'signal', 'routerTrace'];
+export const GENERATE_KEYS: readonly string[] = [...SAMPLING_KEYS, 'maxTokens', 'stop', 'stopTokens', 'ignoreEos', 'signal', 'routerTrace', 'expertsPerToken'];
 
 /** Library default for maxTokens when neither the call nor generation_config.json sets one. */
 export const DEFAULT_MAX_TOKENS = 256;
@@ -59,6 +61,8 @@ export function validateGenerateOptions(options: unknown): GenerateOptions {
   if (ignoreEos !== undefined) out.ignoreEos = ignoreEos;
   const routerTrace = optionalBool(o, 'routerTrace');
   if (routerTrace !== undefined) out.routerTrace = routerTrace;
+  const experts = optionalInt(o, 'expertsPerToken', 1, 0x7fffffff);
+  if (experts !== undefined) out.expertsPerToken = experts;
   const signal = o['signal'];
   if (signal !== undefined) {
     if (!(signal instanceof AbortSignal))

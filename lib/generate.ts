@@ -51,6 +51,10 @@ function generateIds(model: Model, promptIds: number[], opts: GenerateOptions): 
   const { config, generationDefaults: defaults } = model;
   const tokenizer = model.tokenizer;
   checkVocabRanges(opts, config.vocabSize);
+  if (opts.expertsPerToken !== undefined && opts.expertsPerToken > config.numExperts)
+    throw new InvalidArgumentError('INVALID_OPTION', `option 'expertsPerToken' must be in [1, ${config.numExperts}] (got ${opts.expertsPerToken})`, {
+      field: 'expertsPerToken',
+    });
   if (promptIds.length === 0) throw new InvalidArgumentError('EMPTY_INPUT', 'the prompt encodes to no tokens');
   if (promptIds.length >= config.maxPositions)
     throw new InvalidArgumentError(
@@ -98,7 +102,8 @@ function generateIds(model: Model, promptIds: number[], opts: GenerateOptions): 
         finishReason = 'abort';
       } else {
         const t0 = performance.now();
-        let logits = await seq.eval(promptIds);
+        const evalOpts = opts.expertsPerToken === undefined ? undefined : { expertsPerToken: opts.expertsPerToken };
+        let logits = await seq.eval(promptIds, evalOpts);
         prefillTps = promptIds.length / Math.max((performance.now() - t0) / 1000, 1e-9);
         sampler.observe(promptIds, false);
         for (let i = 0; ; i++) {
@@ -121,7 +126,7 @@ function generateIds(model: Model, promptIds: number[], opts: GenerateOptions): 
           const scan = matcher.push(decoder.push(tok));
           const room = seq.length < config.maxPositions;
           const more = scan.stop === undefined && i + 1 < maxTokens && room;
-          const next = more || (trace && room) ? seq.eval([tok]) : undefined;
+          const next = more || (trace && room) ? seq.eval([tok], evalOpts) : undefined;
           if (trace) {
             if (next) await next;
             const step = seq.routerTrace[seq.length - 1];

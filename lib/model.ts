@@ -29,10 +29,18 @@ export interface LoadOptions {
   threads?: number;
   /** CPU kernels to use (default 'auto': the best this CPU supports; also settable with SMOE_SIMD). */
   simd?: SimdLevel;
+  /**
+   * Experts each token is routed to (default: the model's `num_experts_per_tok`). Fewer is faster and less
+   * exact (e.g. 1 runs a top-2 Mixtral as top-1); the chosen experts' weights are renormalized to sum to 1.
+   * A per-call `expertsPerToken` overrides it.
+   */
+  expertsPerToken?: number;
 }
 
 export interface ModelInfo {
   backend: string;
+  /** Experts each token is routed to by default (the load option, else the config's). */
+  expertsPerToken: number;
   threads: number;
   simd: string;
   files: string[];
@@ -56,6 +64,8 @@ export interface SequenceOptions {
 export interface EvalOptions {
   /** Return every position's logits ([n * vocab]) instead of only the last position's (default false). */
   allLogits?: boolean;
+  /** Experts per token for this call (default: the model's, see LoadOptions.expertsPerToken). */
+  expertsPerToken?: number;
 }
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
@@ -84,17 +94,21 @@ export async function loadModel(dir: string, options?: LoadOptions): Promise<Mod
     const cuda = addon.backends().cuda;
     throw new SmoeError(
       'DEVICE_UNAVAILABLE',
-      cuda.compiled ? `device '${device}' is not present on this machine` : `device '${device}' was requested but this build of smoe has no CUDA backend`,
+      cuda.compiled
+        ? `device '${device}' was requested but no CUDA device is usable here${cuda.reason ? `: ${cuda.reason}` : ''}`
+        : `device '${device}' was requested but this build of smoe has no CUDA backend`,
       { field: 'device' },
     );
   }
   const threads = optionalInt(o, 'threads', 1, 1024) ?? availableParallelism();
+  const expertsOption = o['expertsPerToken'];
   const simd = optionalEnum(o, 'simd', SIMD_LEVELS) ?? (process.env['SMOE_SIMD'] as SimdLevel | undefined) ?? 'auto';
   if (!SIMD_LEVELS.includes(simd))
     throw new InvalidArgumentError('INVALID_OPTION', `SMOE_SIMD must be one of ${SIMD_LEVELS.join(', ')}`, { field: 'SMOE_SIMD' });
 
   const root = resolve(dir);
   const config = await readConfig(root);
+  const expertsPerToken = optionalInt({ expertsPerToken: expertsOption }, 'expertsPerToken', 1, config.numExperts) ?? config.topK;
   const { files, tensors } = await readTensorIndex(root);
   const layout = mixtralWeights(config, files, tensors);
   const [tokenizer, generationDefaults] = await Promise.all([loadModelTokenizer(root), readGenerationDefaults(root)]);
@@ -113,7 +127,7 @@ export async function loadModel(dir: string, options?: LoadOptions): Promise<Mod
   const ni = handle.info();
   return new Model(handle, config, {
     backend: ni.backend, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
-    totalParams: layout.totalParams, activeParams: layout.activeParams,
+    totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken,
   }, { tokenizer, generationDefaults });
 }
 
@@ -225,7 +239,7 @@ export class Model {
     } catch (e) {
       throw fromNative(e);
     }
-    const s = new Sequence(h, this.config, trace, () => this.#sequences.delete(s), () => this.#closed);
+    const s = new Sequence(h, this.config, trace, this.info.expertsPerToken, () => this.#sequences.delete(s), () => this.#closed);
     this.#sequences.add(s);
     return s;
   }
@@ -264,6 +278,7 @@ export class Sequence {
   #h: NativeSequence;
   #config: Readonly<MixtralConfig>;
   #trace: boolean;
+  #experts: number;
   #onDispose: () => void;
   #modelClosed: () => boolean;
   #disposed = false;
@@ -271,10 +286,12 @@ export class Sequence {
   #length = 0;
 
   /** @internal use model.createSequence() */
-  constructor(h: NativeSequence, config: Readonly<MixtralConfig>, trace: boolean, onDispose: () => void, modelClosed: () => boolean) {
+  constructor(h: NativeSequence, config: Readonly<MixtralConfig>, trace: boolean, experts: number, onDispose: () => void,
+    modelClosed: () => boolean) {
     this.#h = h;
     this.#config = config;
     this.#trace = trace;
+    this.#experts = experts;
     this.#onDispose = onDispose;
     this.#modelClosed = modelClosed;
   }
@@ -289,10 +306,12 @@ export class Sequence {
    * (or every new position's with `{ allLogits: true }`). Calls on one sequence run in order.
    */
   eval(ids: ArrayLike<number>, options?: EvalOptions): Promise<Float32Array> {
-    let packed: Int32Array, all: boolean;
+    let packed: Int32Array, all: boolean, experts: number;
     try {
       this.#assertUsable();
-      all = optionalBool(optionalObject(options, 'options'), 'allLogits') ?? false;
+      const o = optionalObject(options, 'options');
+      all = optionalBool(o, 'allLogits') ?? false;
+      experts = optionalInt(o, 'expertsPerToken', 1, this.#config.numExperts) ?? this.#experts;
       packed = toIds(ids, this.#config.vocabSize);
     } catch (e) {
       return Promise.reject(e);
@@ -308,12 +327,12 @@ export class Sequence {
         );
       let r;
       try {
-        r = await this.#h.eval(packed, all, this.#trace);
+        r = await this.#h.eval(packed, all, this.#trace, experts);
       } catch (e) {
         throw fromNative(e);
       }
       this.#length = start + packed.length;
-      if (this.#trace && r.experts && r.weights) this.#record(packed, start, r.experts, r.weights);
+      if (this.#trace && r.experts && r.weights) this.#record(packed, start, experts, r.experts, r.weights);
       return r.logits;
     };
     const p = this.#queue.then(run, run);
@@ -343,8 +362,8 @@ export class Sequence {
     return this.#queue.then(() => undefined);
   }
 
-  #record(ids: Int32Array, start: number, experts: Int32Array, weights: Float32Array): void {
-    const L = this.#config.numLayers, K = this.#config.topK;
+  #record(ids: Int32Array, start: number, K: number, experts: Int32Array, weights: Float32Array): void {
+    const L = this.#config.numLayers;
     for (let t = 0; t < ids.length; t++) {
       const layers = [];
       for (let l = 0; l < L; l++) {

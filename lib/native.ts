@@ -38,7 +38,8 @@ export interface NativeEvalResult {
 }
 
 export interface NativeSequence {
-  eval(ids: Int32Array, allLogits: boolean, trace: boolean): Promise<NativeEvalResult>;
+  /** topK: experts per token for this call, 0 = the model's. */
+  eval(ids: Int32Array, allLogits: boolean, trace: boolean, topK: number): Promise<NativeEvalResult>;
   readonly length: number;
   reset(): void;
   dispose(): void;
@@ -52,7 +53,7 @@ export interface NativeModel {
 
 export interface NativeBackends {
   cpu: { compiled: true; simd: string; simdLevels: string[]; cores: number };
-  cuda: { compiled: boolean; devices: Array<{ name: string; memory: number; computeCapability: string }> };
+  cuda: { compiled: boolean; reason?: string; devices: Array<{ name: string; memory: number; computeCapability: string }> };
 }
 
 export interface NativeAddon {

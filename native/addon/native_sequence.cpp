@@ -8,9 +8,9 @@ namespace smoe::addon {
 
 class EvalWorker : public Napi::AsyncWorker {
  public:
-  EvalWorker(Napi::Env env, NativeSequence* seq, std::vector<int32_t> ids, bool all, bool trace)
+  EvalWorker(Napi::Env env, NativeSequence* seq, std::vector<int32_t> ids, bool all, bool trace, int top_k)
       : Napi::AsyncWorker(env), seq_(seq), state_(seq->state_), ids_(std::move(ids)), all_(all), trace_(trace),
-        deferred_(env) {}
+        top_k_(top_k), deferred_(env) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
@@ -20,7 +20,8 @@ class EvalWorker : public Napi::AsyncWorker {
       Model& m = *state_->model;
       const size_t V = size_t(m.config().vocab);
       logits_.resize(all_ ? ids_.size() * V : V);
-      m.forward(*seq_->seq_, ids_.data(), int(ids_.size()), all_, logits_.data(), trace_ ? &trace_out_ : nullptr);
+      m.forward(*seq_->seq_, ids_.data(), int(ids_.size()), all_, logits_.data(), trace_ ? &trace_out_ : nullptr,
+                top_k_);
     });
   }
 
@@ -48,6 +49,7 @@ class EvalWorker : public Napi::AsyncWorker {
   std::shared_ptr<ModelState> state_;
   std::vector<int32_t> ids_;
   bool all_, trace_;
+  int top_k_;  // experts per token; 0 = the model's
   Napi::Promise::Deferred deferred_;
   Failure failure_;
   std::vector<float> logits_;
@@ -91,14 +93,15 @@ Napi::Value NativeSequence::Eval(const Napi::CallbackInfo& info) {
   if (!seq_) { throw_error(env, "SEQUENCE_DISPOSED", "the sequence was disposed"); return env.Undefined(); }
   if (state_->closed) { throw_error(env, "MODEL_CLOSED", "the model is closed"); return env.Undefined(); }
   if (busy_) { throw_error(env, "SEQUENCE_BUSY", "the sequence is already evaluating"); return env.Undefined(); }
-  if (info.Length() != 3 || !info[0].IsTypedArray() ||
+  if (info.Length() != 4 || !info[0].IsTypedArray() || !info[3].IsNumber() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw_error(env, "INVALID_CALL", "eval(ids: Int32Array, allLogits: boolean, trace: boolean)");
+    throw_error(env, "INVALID_CALL", "eval(ids: Int32Array, allLogits: boolean, trace: boolean, topK: number)");
     return env.Undefined();
   }
   Napi::Int32Array a = info[0].As<Napi::Int32Array>();
   std::vector<int32_t> ids(a.Data(), a.Data() + a.ElementLength());
-  auto* w = new EvalWorker(env, this, std::move(ids), info[1].ToBoolean(), info[2].ToBoolean());
+  auto* w = new EvalWorker(env, this, std::move(ids), info[1].ToBoolean(), info[2].ToBoolean(),
+                            info[3].As<Napi::Number>().Int32Value());
   busy_ = true;
   self_ = Napi::Persistent(Value());
   Napi::Promise p = w->promise();

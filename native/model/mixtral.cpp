@@ -44,8 +44,13 @@ void Model::ensure_workspace(int tokens) {
   ws_tokens_ = tokens;
 }
 
-void Model::forward(Sequence& seq, const int32_t* ids, int n, bool all_logits, float* logits, RouterTrace* trace) {
+void Model::forward(Sequence& seq, const int32_t* ids, int n, bool all_logits, float* logits, RouterTrace* trace,
+                    int top_k) {
   if (n <= 0) throw Error("EMPTY_INPUT", "no tokens to evaluate");
+  if (top_k < 0 || top_k > cfg_.experts)
+    throw Error("INVALID_OPTION", "experts per token must be in [1, " + std::to_string(cfg_.experts) + "], got " +
+                                      std::to_string(top_k));
+  if (top_k == 0) top_k = cfg_.top_k;
   for (int i = 0; i < n; ++i)
     if (ids[i] < 0 || ids[i] >= cfg_.vocab)
       throw Error("TOKEN_OUT_OF_RANGE", "token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
@@ -61,7 +66,7 @@ void Model::forward(Sequence& seq, const int32_t* ids, int n, bool all_logits, f
       const int m = std::min(kChunk, n - done);
       const bool last = done + m == n;
       float* out = all_logits ? logits + size_t(done) * cfg_.vocab : (last ? logits : nullptr);
-      forward_chunk(seq, ids + done, m, all_logits, out, trace);
+      forward_chunk(seq, ids + done, m, all_logits, out, trace, top_k);
       done += m;
     }
   } catch (...) {
@@ -72,11 +77,11 @@ void Model::forward(Sequence& seq, const int32_t* ids, int n, bool all_logits, f
 }
 
 void Model::forward_chunk(Sequence& seq, const int32_t* ids, int m, bool all_logits, float* logits,
-                          RouterTrace* trace) {
+                          RouterTrace* trace, int top_k) {
   Backend& be = *be_;
   const ModelConfig& c = cfg_;
   ensure_workspace(m);
-  const int D = c.hidden, H = c.heads, G = c.kv_heads, Hd = c.head_dim, E = c.experts, K = c.top_k;
+  const int D = c.hidden, H = c.heads, G = c.kv_heads, Hd = c.head_dim, E = c.experts, K = top_k;
   const int p0 = seq.length;
   pos_.resize(size_t(m));
   for (int i = 0; i < m; ++i) pos_[size_t(i)] = p0 + i;

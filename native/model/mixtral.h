@@ -37,11 +37,14 @@ class Model {
 
   // Appends ids[0..n) to `seq` and evaluates them. Writes the last position's logits (V floats) to
   // `logits`, or every position's (n * V floats) when all_logits. Appends router choices to `trace`.
-  // On error the sequence is left as it was before the call.
-  void forward(Sequence& seq, const int32_t* ids, int n, bool all_logits, float* logits, RouterTrace* trace);
+  // top_k > 0 routes each token to that many experts instead of the config's (the weights are still the
+  // softmax of the chosen, renormalized). On error the sequence is left as it was before the call.
+  void forward(Sequence& seq, const int32_t* ids, int n, bool all_logits, float* logits, RouterTrace* trace,
+               int top_k = 0);
 
  private:
-  void forward_chunk(Sequence& seq, const int32_t* ids, int n, bool all_logits, float* logits, RouterTrace* trace);
+  void forward_chunk(Sequence& seq, const int32_t* ids, int n, bool all_logits, float* logits, RouterTrace* trace,
+                     int top_k);
   void ensure_workspace(int tokens);
 
   ModelConfig cfg_;
