@@ -1,9 +1,9 @@
 /** Loads the compiled addon (a prebuilt binary when one matches, else the local build) and types its surface. */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { SmoeError } from './errors.js';
+import { packageRoot } from './package-root.js';
 
 export interface NativeTensor {
   name: string;
@@ -66,8 +66,8 @@ let addon: NativeAddon | undefined;
 /** The addon, loaded once. Throws SmoeError NATIVE_LOAD with what was tried and what to do. */
 export function native(): NativeAddon {
   if (addon) return addon;
-  const require = createRequire(import.meta.url);
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const root = packageRoot;
+  const require = createRequire(join(root, 'package.json'));
   try {
     const load = require('node-gyp-build') as (dir: string) => unknown;
     addon = load(root) as NativeAddon;

@@ -92,3 +92,24 @@ test('tied embeddings: a checkpoint without lm_head uses the embedding as the ou
     await a.close(); await b.close();
   } finally { tied.cleanup(); untied.cleanup(); }
 });
+
+test('a package without any native binary says what was tried and what to do', async () => {
+  const { mkdtempSync, cpSync, symlinkSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { spawnSync } = await import('node:child_process');
+  const repo = join(fixture('tiny-mixtral'), '..', '..', '..');
+  const dir = mkdtempSync(join(tmpdir(), 'smoe-nobin-'));
+  try {
+    cpSync(join(repo, 'dist'), join(dir, 'dist'), { recursive: true });
+    cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
+    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
+    const code = `import('./dist/index.js').then((s) => { try { s.backends(); console.log('loaded'); }
+      catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); } });`;
+    const r = spawnSync(process.execPath, ['-e', code], { cwd: dir, encoding: 'utf8' });
+    const e = JSON.parse(r.stdout);
+    assert.equal(e.code, 'NATIVE_LOAD');
+    assert.match(e.message, /prebuilds\/linux-x64/);
+    assert.match(e.message, /build\/Release/);
+    assert.match(e.message, /npm run build:native/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
