@@ -27,6 +27,10 @@ export interface NativeSpec {
   };
   threads: number;
   simd: string;
+  /** 'cpu' or 'cuda:N'. */
+  device?: string;
+  /** CUDA activations: 'fp32', or 'bf16' with fp32 accumulation (the CPU computes in fp32 either way). */
+  precision?: 'fp32' | 'bf16';
   files: string[];
   weights: { embed: NativeTensor; norm: NativeTensor; lmHead: NativeTensor; layers: NativeLayer[] };
 }
@@ -48,12 +52,12 @@ export interface NativeSequence {
 export interface NativeModel {
   createSequence(): NativeSequence;
   close(): Promise<void>;
-  info(): { backend: string; threads: number; simd: string };
+  info(): { backend: string; threads: number; simd: string; device: string; deviceName?: string; precision?: string };
 }
 
 export interface NativeBackends {
   cpu: { compiled: true; simd: string; simdLevels: string[]; cores: number };
-  cuda: { compiled: boolean; reason?: string; devices: Array<{ name: string; memory: number; computeCapability: string }> };
+  cuda: { compiled: boolean; reason?: string; devices: Array<{ index: number; name: string; memory: number; computeCapability: string }> };
 }
 
 export interface NativeAddon {

@@ -4,6 +4,9 @@
 #include <thread>
 
 #include "../cpu/cpu_backend.h"
+#if defined(SMOE_HAVE_CUDA)
+#include "../cuda/device_info.h"
+#endif
 #include "addon.h"
 #include "js_error.h"
 
@@ -24,8 +27,25 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   cpu.Set("simdLevels", levels);
   cpu.Set("cores", Napi::Number::New(env, std::max(1u, std::thread::hardware_concurrency())));
   Napi::Object cuda = Napi::Object::New(env);
+  Napi::Array devices = Napi::Array::New(env);
+#if defined(SMOE_HAVE_CUDA)
+  cuda.Set("compiled", true);
+  const cuda::DeviceList list = cuda::list_devices();
+  for (size_t i = 0; i < list.devices.size(); ++i) {
+    const cuda::DeviceInfo& d = list.devices[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", d.index);
+    o.Set("name", d.name);
+    o.Set("memory", Napi::Number::New(env, double(d.total_memory)));
+    o.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+    devices.Set(uint32_t(i), o);
+  }
+  if (!list.reason.empty()) cuda.Set("reason", list.reason);
+#else
   cuda.Set("compiled", false);
-  cuda.Set("devices", Napi::Array::New(env));
+  cuda.Set("reason", "this build of smoe has no CUDA backend (built without nvcc, or with SMOE_CUDA=0)");
+#endif
+  cuda.Set("devices", devices);
   Napi::Object r = Napi::Object::New(env);
   r.Set("cpu", cpu);
   r.Set("cuda", cuda);
@@ -45,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSequence", sequence);
   exports.Set("openModel", Napi::Function::New(env, OpenModel));
   exports.Set("backends", Napi::Function::New(env, Backends));
+  exports.Set("opTest", Napi::Function::New(env, OpTest));
   return exports;
 }
 

@@ -26,7 +26,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   std::shared_ptr<ModelState> state_;
 };
 
-// NativeSequence: eval(Int32Array ids, allLogits, trace) -> Promise<{ logits, experts?, weights? }>,
+// NativeSequence: eval(Int32Array ids, allLogits, trace, topK) -> Promise<{ logits, experts?, weights? }>,
 // length, reset(), dispose(). One evaluation at a time (the JS layer queues calls).
 class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
  public:
@@ -51,5 +51,8 @@ class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
 };
 
 Napi::Value OpenModel(const Napi::CallbackInfo& info);
+
+// opTest(name, inputs): one backend op on typed arrays, synchronously, for tests (op_test.cpp).
+Napi::Value OpTest(const Napi::CallbackInfo& info);
 
 }  // namespace smoe::addon

@@ -2,6 +2,9 @@
 #include <thread>
 
 #include "../cpu/cpu_backend.h"
+#if defined(SMOE_HAVE_CUDA)
+#include "../cuda/cuda_backend.h"
+#endif
 #include "addon.h"
 #include "js_error.h"
 #include "spec.h"
@@ -19,8 +22,27 @@ class OpenWorker : public Napi::AsyncWorker {
       auto st = std::make_shared<ModelState>();
       for (const std::string& path : spec_.files) st->files.push_back(std::make_unique<MappedFile>(path));
       ModelWeights w = bind_weights(spec_, st->files);
-      auto backend = std::make_unique<cpu::CpuBackend>(spec_.threads, spec_.simd);
-      st->simd = backend->simd();
+      std::unique_ptr<Backend> backend;
+      if (spec_.cuda_device >= 0) {
+        const std::string dev = "cuda:" + std::to_string(spec_.cuda_device);
+#if defined(SMOE_HAVE_CUDA)
+        auto be = std::make_unique<cuda::CudaBackend>(spec_.cuda_device, cuda::parse_precision(spec_.precision));
+        be->check_fits(w, spec_.config);  // refuses, with the figures, before anything is allocated
+        be->upload_weights(w);            // w now points at device copies
+        st->files.clear();                // so the mapped checkpoint is no longer needed
+        st->device = dev;
+        st->device_name = be->device_name();
+        st->precision = cuda::precision_name(be->precision());
+        backend = std::move(be);
+#else
+        throw Error("DEVICE_UNAVAILABLE", "device '" + dev + "' was requested but this build of smoe has no CUDA backend "
+                                          "(it was built without nvcc, or with SMOE_CUDA=0)");
+#endif
+      } else {
+        auto be = std::make_unique<cpu::CpuBackend>(spec_.threads, spec_.simd);
+        st->simd = be->simd();
+        backend = std::move(be);
+      }
       st->model = std::make_unique<Model>(spec_.config, std::move(w), std::move(backend));
       state_ = std::move(st);
     });
@@ -95,6 +117,9 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   o.Set("backend", state_->model->backend().name());
   o.Set("threads", state_->model->backend().threads());
   o.Set("simd", state_->simd);
+  o.Set("device", state_->device);
+  if (!state_->device_name.empty()) o.Set("deviceName", state_->device_name);
+  if (!state_->precision.empty()) o.Set("precision", state_->precision);
   return o;
 }
 

@@ -97,6 +97,20 @@ LoadSpec parse_spec(const Napi::Object& spec) {
     throw Error("INVALID_SPEC", "inconsistent model configuration");
   s.threads = int(integer(spec, "threads", "spec"));
   s.simd = string(spec, "simd", "spec");
+  if (!spec.Get("device").IsUndefined()) {
+    const std::string d = string(spec, "device", "spec");
+    if (d == "cpu") s.cuda_device = -1;
+    else if (d == "cuda") s.cuda_device = 0;
+    else if (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() <= 9 &&
+             d.find_first_not_of("0123456789", 5) == std::string::npos)
+      s.cuda_device = std::stoi(d.substr(5));
+    else throw Error("INVALID_SPEC", "spec.device must be 'cpu', 'cuda' or 'cuda:N' (got '" + d + "')");
+  }
+  if (!spec.Get("precision").IsUndefined()) {
+    s.precision = string(spec, "precision", "spec");
+    if (s.precision != "fp32" && s.precision != "bf16")
+      throw Error("INVALID_SPEC", "spec.precision must be 'fp32' or 'bf16' (got '" + s.precision + "')");
+  }
   Napi::Array files = array(spec, "files", "spec");
   for (uint32_t i = 0; i < files.Length(); ++i) {
     Napi::Value f = files.Get(i);

@@ -1,5 +1,6 @@
 // The load spec built by lib/load (validated there) and re-checked here against the mapped files:
-//   { config: {...}, threads, simd, files: string[], weights: { embed, norm, lmHead, layers: [...] } }
+//   { config: {...}, threads, simd, files: string[], weights: { embed, norm, lmHead, layers: [...] },
+//     device?: 'cpu' | 'cuda' | 'cuda:N' (default 'cpu'), precision?: 'fp32' | 'bf16' (CUDA only; default 'bf16') }
 // where each tensor is { name, file, offset, dtype: 'F32' | 'F16' | 'BF16', rows, cols }.
 #pragma once
 #include <napi.h>
@@ -29,6 +30,8 @@ struct LoadSpec {
   ModelConfig config;
   int threads = 1;
   std::string simd;
+  int cuda_device = -1;        // -1: the CPU; else the CUDA ordinal N of 'cuda:N'
+  std::string precision;       // "fp32" or "bf16" ("" = the backend's default); the CPU ignores it
   std::vector<std::string> files;
   TensorSpec embed, norm, lm_head;
   std::vector<LayerSpec> layers;

@@ -1,0 +1,286 @@
+// opTest(name, inputs): runs one backend op on JS typed arrays, synchronously, and returns its outputs, so the
+// tests can compare a backend against the CPU op by op. A test-only export (not part of the public API).
+//   inputs.backend: 'cpu' (default) or 'cuda'; inputs.device: CUDA ordinal (default 0);
+//   inputs.precision: 'fp32' | 'bf16' (CUDA; default 'fp32'); inputs.threads: CPU threads (default 2).
+//   Weights are { data: Float32Array | Uint16Array (raw F16/BF16 bits), dtype: 'F32' | 'F16' | 'BF16', rows, cols }.
+// Ops and their inputs -> outputs:
+//   add        x, y                                           -> out = x + y
+//   embed      table (weight), ids                            -> out [T, cols]
+//   rmsnorm    x, w (weight [1, D]), T, D, eps                -> out [T, D]
+//   matmul     x, w (weight [O, Ik]), T                       -> out [T, O]
+//   rope       x, T, heads, headDim, pos, invFreq             -> out (x rotated)
+//   attention  q, k, v, T, pos, heads, kvHeads, headDim, window, scale -> out [T, heads * headDim]
+//   gate_topk  logits, T, E, K                                -> expertIds, weights, offsets, slots
+//   moe_experts x, logits, T, D, E, K, w1[], w3[], w2[]      -> out [T, D] (+ the plan's arrays)
+#include <napi.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../cpu/cpu_backend.h"
+#if defined(SMOE_HAVE_CUDA)
+#include "../cuda/cuda_backend.h"
+#endif
+#include "addon.h"
+#include "js_error.h"
+
+namespace smoe::addon {
+namespace {
+
+Napi::Value need(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) throw Error("INVALID_ARGUMENT", std::string("opTest: missing input '") + key + "'");
+  return v;
+}
+int num(const Napi::Object& o, const char* key) {
+  Napi::Value v = need(o, key);
+  if (!v.IsNumber()) throw Error("INVALID_ARGUMENT", std::string("opTest: '") + key + "' must be a number");
+  return v.As<Napi::Number>().Int32Value();
+}
+double real(const Napi::Object& o, const char* key) {
+  Napi::Value v = need(o, key);
+  if (!v.IsNumber()) throw Error("INVALID_ARGUMENT", std::string("opTest: '") + key + "' must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+std::string str(const Napi::Object& o, const char* key, const std::string& dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return dflt;
+  if (!v.IsString()) throw Error("INVALID_ARGUMENT", std::string("opTest: '") + key + "' must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+std::vector<float> f32(const Napi::Object& o, const char* key) {
+  Napi::Value v = need(o, key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Error("INVALID_ARGUMENT", std::string("opTest: '") + key + "' must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+std::vector<int32_t> i32(const Napi::Object& o, const char* key) {
+  Napi::Value v = need(o, key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Error("INVALID_ARGUMENT", std::string("opTest: '") + key + "' must be an Int32Array");
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+void expect(bool ok, const std::string& what) {
+  if (!ok) throw Error("INVALID_ARGUMENT", "opTest: " + what);
+}
+
+// One backend plus the memory of one op call, freed when it goes.
+class Runner {
+ public:
+  explicit Runner(const Napi::Object& in) {
+    const std::string b = str(in, "backend", "cpu");
+    if (b == "cpu") {
+      Napi::Value t = in.Get("threads");
+      cpu_ = std::make_unique<cpu::CpuBackend>(t.IsNumber() ? t.As<Napi::Number>().Int32Value() : 2, str(in, "simd", "auto"));
+      be_ = cpu_.get();
+    } else if (b == "cuda") {
+#if defined(SMOE_HAVE_CUDA)
+      Napi::Value d = in.Get("device");
+      cuda_ = std::make_unique<cuda::CudaBackend>(d.IsNumber() ? d.As<Napi::Number>().Int32Value() : 0,
+                                                  cuda::parse_precision(str(in, "precision", "fp32")));
+      be_ = cuda_.get();
+#else
+      throw Error("DEVICE_UNAVAILABLE", "opTest: this build of smoe has no CUDA backend");
+#endif
+    } else {
+      throw Error("INVALID_ARGUMENT", "opTest: backend must be 'cpu' or 'cuda'");
+    }
+  }
+  ~Runner() {
+    for (float* p : allocs_) be_->release(p);
+  }
+  Backend& be() { return *be_; }
+
+  float* put(const std::vector<float>& host) {
+    float* d = be_->alloc(std::max<size_t>(host.size(), 1));
+    allocs_.push_back(d);
+    if (host.empty()) return d;
+#if defined(SMOE_HAVE_CUDA)
+    if (cuda_) { cuda_->upload(d, host.data(), host.size()); return d; }
+#endif
+    std::memcpy(d, host.data(), host.size() * sizeof(float));
+    return d;
+  }
+  float* zeros(size_t n) { return put(std::vector<float>(n, 0.f)); }
+  std::vector<float> get(const float* d, size_t n) {
+    std::vector<float> h(n);
+    if (n) be_->download(h.data(), d, n);
+    return h;
+  }
+
+  Tensor weight(const Napi::Value& v) {
+    expect(v.IsObject(), "a weight must be { data, dtype, rows, cols }");
+    Napi::Object o = v.As<Napi::Object>();
+    const std::string dt = str(o, "dtype", "F32");
+    const int64_t rows = num(o, "rows"), cols = num(o, "cols");
+    Napi::Value data = need(o, "data");
+    expect(data.IsTypedArray(), "weight data must be a typed array");
+    Napi::TypedArray ta = data.As<Napi::TypedArray>();
+    DType t;
+    if (dt == "F32") { t = DType::F32; expect(ta.TypedArrayType() == napi_float32_array, "F32 weights need a Float32Array"); }
+    else if (dt == "F16" || dt == "BF16") {
+      t = dt == "F16" ? DType::F16 : DType::BF16;
+      expect(ta.TypedArrayType() == napi_uint16_array, dt + " weights need a Uint16Array of raw bits");
+    } else throw Error("INVALID_ARGUMENT", "opTest: unknown dtype " + dt);
+    expect(rows > 0 && cols > 0 && size_t(ta.ElementLength()) == size_t(rows * cols), "weight data length must be rows * cols");
+    auto buf = std::make_unique<std::vector<char>>(ta.ByteLength());
+    std::memcpy(buf->data(), static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength());
+    Tensor host{buf->data(), t, rows, cols};
+    host_.push_back(std::move(buf));
+#if defined(SMOE_HAVE_CUDA)
+    if (cuda_) return cuda_->upload_tensor(host);
+#endif
+    return host;
+  }
+
+ private:
+  std::unique_ptr<cpu::CpuBackend> cpu_;
+#if defined(SMOE_HAVE_CUDA)
+  std::unique_ptr<cuda::CudaBackend> cuda_;
+#endif
+  Backend* be_ = nullptr;
+  std::vector<float*> allocs_;
+  std::vector<std::unique_ptr<std::vector<char>>> host_;
+};
+
+Napi::Float32Array to_js(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
+  return a;
+}
+Napi::Int32Array to_js(Napi::Env env, const std::vector<int32_t>& v) {
+  Napi::Int32Array a = Napi::Int32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(int32_t));
+  return a;
+}
+void put_plan(Napi::Env env, Napi::Object& r, const RoutePlan& p) {
+  r.Set("expertIds", to_js(env, p.expert_ids));
+  r.Set("weights", to_js(env, p.weights));
+  r.Set("offsets", to_js(env, p.offsets));
+  r.Set("slots", to_js(env, p.slots));
+}
+
+Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
+  Runner R(in);
+  Backend& be = R.be();
+  Napi::Object r = Napi::Object::New(env);
+  if (op == "add") {
+    auto x = f32(in, "x"), y = f32(in, "y");
+    expect(x.size() == y.size(), "x and y differ in length");
+    float* dx = R.put(x);
+    be.add(dx, R.put(y), x.size());
+    r.Set("out", to_js(env, R.get(dx, x.size())));
+  } else if (op == "embed") {
+    Tensor table = R.weight(need(in, "table"));
+    auto ids = i32(in, "ids");
+    for (int32_t id : ids) expect(id >= 0 && id < table.rows, "ids must lie in [0, table.rows)");
+    const int T = int(ids.size());
+    float* out = R.zeros(size_t(T) * table.cols);
+    be.embed(out, table, ids.data(), T);
+    r.Set("out", to_js(env, R.get(out, size_t(T) * table.cols)));
+  } else if (op == "rmsnorm") {
+    const int T = num(in, "T"), D = num(in, "D");
+    auto x = f32(in, "x");
+    Tensor w = R.weight(need(in, "w"));
+    expect(T > 0 && D > 0 && x.size() == size_t(T) * D && w.rows * w.cols == D, "rmsnorm shapes");
+    float* dx = R.put(x);
+    float* out = R.zeros(x.size());
+    be.rmsnorm(out, dx, w, T, D, float(real(in, "eps")));
+    r.Set("out", to_js(env, R.get(out, x.size())));
+  } else if (op == "matmul") {
+    const int T = num(in, "T");
+    auto x = f32(in, "x");
+    Tensor w = R.weight(need(in, "w"));
+    expect(T > 0 && x.size() == size_t(T) * w.cols, "matmul: x must be [T, w.cols]");
+    float* dx = R.put(x);
+    float* out = R.zeros(size_t(T) * w.rows);
+    be.matmul(out, dx, w, T);
+    r.Set("out", to_js(env, R.get(out, size_t(T) * w.rows)));
+  } else if (op == "rope") {
+    const int T = num(in, "T"), H = num(in, "heads"), Hd = num(in, "headDim");
+    auto x = f32(in, "x");
+    auto pos = i32(in, "pos");
+    auto inv = f32(in, "invFreq");
+    expect(T > 0 && H > 0 && Hd > 0 && Hd % 2 == 0 && x.size() == size_t(T) * H * Hd && pos.size() == size_t(T) &&
+               inv.size() == size_t(Hd / 2), "rope shapes");
+    float* dx = R.put(x);
+    be.rope(dx, T, H, Hd, pos.data(), inv.data());
+    r.Set("out", to_js(env, R.get(dx, x.size())));
+  } else if (op == "attention") {
+    const int T = num(in, "T");
+    AttentionParams p;
+    p.heads = num(in, "heads");
+    p.kv_heads = num(in, "kvHeads");
+    p.head_dim = num(in, "headDim");
+    p.window = num(in, "window");
+    p.scale = float(real(in, "scale"));
+    auto q = f32(in, "q"), k = f32(in, "k"), v = f32(in, "v");
+    auto pos = i32(in, "pos");
+    expect(T > 0 && p.heads > 0 && p.kv_heads > 0 && p.heads % p.kv_heads == 0 && p.head_dim > 0 &&
+               pos.size() == size_t(T) && q.size() == size_t(T) * p.heads * p.head_dim, "attention shapes");
+    int maxpos = 0;
+    for (int32_t x : pos) { expect(x >= 0, "positions must be >= 0"); maxpos = std::max(maxpos, int(x)); }
+    const size_t kv = size_t(maxpos + 1) * p.kv_heads * p.head_dim;
+    expect(k.size() >= kv && v.size() >= kv, "attention: k and v must hold every position up to max(pos)");
+    float* out = R.zeros(q.size());
+    be.attention(out, R.put(q), R.put(k), R.put(v), T, pos.data(), p);
+    r.Set("out", to_js(env, R.get(out, q.size())));
+  } else if (op == "gate_topk" || op == "moe_experts") {
+    const int T = num(in, "T"), E = num(in, "E"), K = num(in, "K");
+    auto logits = f32(in, "logits");
+    expect(T > 0 && E > 0 && K > 0 && K <= E && logits.size() == size_t(T) * E, "logits must be [T, E], 0 < K <= E");
+    float* dl = R.put(logits);
+    RoutePlan plan;
+    be.gate_topk(dl, T, E, K, plan);
+    if (op == "moe_experts") {
+      const int D = num(in, "D");
+      auto x = f32(in, "x");
+      expect(x.size() == size_t(T) * D, "moe_experts: x must be [T, D]");
+      std::vector<ExpertWeights> ex(static_cast<size_t>(E));
+      for (const char* key : {"w1", "w3", "w2"}) {
+        Napi::Value a = need(in, key);
+        expect(a.IsArray() && a.As<Napi::Array>().Length() == uint32_t(E), std::string(key) + " must be an array of E weights");
+      }
+      for (int e = 0; e < E; ++e) {
+        ex[size_t(e)].w1 = R.weight(in.Get("w1").As<Napi::Array>().Get(uint32_t(e)));
+        ex[size_t(e)].w3 = R.weight(in.Get("w3").As<Napi::Array>().Get(uint32_t(e)));
+        ex[size_t(e)].w2 = R.weight(in.Get("w2").As<Napi::Array>().Get(uint32_t(e)));
+        const ExpertWeights& w = ex[size_t(e)];
+        expect(w.w1.cols == D && w.w3.cols == D && w.w2.rows == D && w.w1.rows == w.w3.rows && w.w2.cols == w.w1.rows &&
+                   w.w1.rows == ex[0].w1.rows, "expert shapes: w1, w3 [I, D], w2 [D, I]");
+      }
+      float* out = R.zeros(size_t(T) * D);
+      be.moe_experts(out, R.put(x), T, D, plan, ex);
+      r.Set("out", to_js(env, R.get(out, size_t(T) * D)));
+    }
+    be.plan_to_host(plan);
+    put_plan(env, r, plan);
+  } else {
+    throw Error("INVALID_ARGUMENT", "opTest: unknown op '" + op + "'");
+  }
+  return r;
+}
+
+}  // namespace
+
+Napi::Value OpTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsString() || !info[1].IsObject()) {
+    throw_error(env, "INVALID_CALL", "opTest(name: string, inputs: object)");
+    return env.Undefined();
+  }
+  Napi::Object result;
+  Failure f = capture([&] { result = run(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Object>()); });
+  if (f.failed()) {
+    make_error(env, f).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return result;
+}
+
+}  // namespace smoe::addon
