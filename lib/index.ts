@@ -1,6 +1,9 @@
 /** smoe: sparse Mixture-of-Experts language models (Mixtral and family) in Node.js. */
 export { loadModel, Model, Sequence } from './model.js';
 export type { Device, EvalOptions, LoadOptions, ModelInfo, RouterStep, SequenceOptions, SimdLevel } from './model.js';
+export { randomRates, routeReport, tokenTexts } from './route.js';
+export type { RouteChoice, RoutedToken, RouteOptions, RouteReport } from './route.js';
+export { defaultModelDir } from './demo-model.js';
 export type { MixtralConfig } from './load/config.js';
 export { InvalidArgumentError, ModelLoadError, SmoeError } from './errors.js';
 export type { ErrorCode } from './errors.js';

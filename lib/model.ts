@@ -14,9 +14,10 @@ import { readGenerationDefaults, type GenerationDefaults } from './generation-co
 import { readConfig, type MixtralConfig } from './load/config.js';
 import { mixtralWeights } from './load/mixtral-weights.js';
 import { readTensorIndex } from './load/safetensors.js';
-import { native, type NativeModel, type NativeSequence } from './native.js';
+import { native, type NativeBackends, type NativeModel, type NativeSequence } from './native.js';
 import { loadModelTokenizer } from './model-tokenizer.js';
 import { optionalBool, optionalEnum, optionalInt, optionalObject, toIds } from './options.js';
+import { route, type RouteOptions, type RouteReport } from './route.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
@@ -27,6 +28,11 @@ export interface LoadOptions {
   device?: Device;
   /** CPU worker threads (default: the machine's available parallelism). */
   threads?: number;
+  /**
+   * GPU activations: 'bf16' (default: bf16 activations, fp32 accumulation) or 'fp32' (matches the reference as
+   * tightly as the CPU). The CPU backend always computes in fp32.
+   */
+  precision?: 'fp32' | 'bf16';
   /** CPU kernels to use (default 'auto': the best this CPU supports; also settable with SMOE_SIMD). */
   simd?: SimdLevel;
   /**
@@ -39,6 +45,8 @@ export interface LoadOptions {
 
 export interface ModelInfo {
   backend: string;
+  /** Where the model runs: 'cpu' or 'cuda:N'. */
+  device: string;
   /** Experts each token is routed to by default (the load option, else the config's). */
   expertsPerToken: number;
   threads: number;
@@ -70,6 +78,26 @@ export interface EvalOptions {
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
 
+/** 'auto' -> the first CUDA device, else 'cpu'; 'cuda' -> the first CUDA device; 'cuda:N' -> that one, if present. */
+function resolveDevice(device: Device, cuda: NativeBackends['cuda']): string {
+  if (device === 'cpu') return 'cpu';
+  const first = cuda.devices[0];
+  if (device === 'auto') return first ? `cuda:${first.index}` : 'cpu';
+  const why = cuda.compiled
+    ? `no CUDA device is usable here${cuda.reason ? `: ${cuda.reason}` : ''}`
+    : 'this build of smoe has no CUDA backend (built without nvcc)';
+  if (device === 'cuda') {
+    if (!first) throw new SmoeError('DEVICE_UNAVAILABLE', `device 'cuda' was requested but ${why}`, { field: 'device' });
+    return `cuda:${first.index}`;
+  }
+  const n = Number(device.slice(5));
+  if (!cuda.devices.some((d) => d.index === n)) {
+    const have = cuda.devices.map((d) => `cuda:${d.index} (${d.name})`).join(', ');
+    throw new SmoeError('DEVICE_UNAVAILABLE', `device '${device}' was requested but ${have ? `this machine has ${have}` : why}`, { field: 'device' });
+  }
+  return device;
+}
+
 /**
  * Loads a Hugging Face Mixtral folder (config.json + model.safetensors or sharded safetensors), and with
  * it the tokenizer (tokenizer.json, tokenizer_config.json) and generation_config.json when present.
@@ -90,16 +118,8 @@ export async function loadModel(dir: string, options?: LoadOptions): Promise<Mod
       field: 'device',
     });
   const addon = native();
-  if (device.startsWith('cuda')) {
-    const cuda = addon.backends().cuda;
-    throw new SmoeError(
-      'DEVICE_UNAVAILABLE',
-      cuda.compiled
-        ? `device '${device}' was requested but no CUDA device is usable here${cuda.reason ? `: ${cuda.reason}` : ''}`
-        : `device '${device}' was requested but this build of smoe has no CUDA backend`,
-      { field: 'device' },
-    );
-  }
+  const target = resolveDevice(device as Device, addon.backends().cuda);
+  const precision = optionalEnum(o, 'precision', ['fp32', 'bf16'] as const) ?? 'bf16';
   const threads = optionalInt(o, 'threads', 1, 1024) ?? availableParallelism();
   const expertsOption = o['expertsPerToken'];
   const simd = optionalEnum(o, 'simd', SIMD_LEVELS) ?? (process.env['SMOE_SIMD'] as SimdLevel | undefined) ?? 'auto';
@@ -118,6 +138,8 @@ export async function loadModel(dir: string, options?: LoadOptions): Promise<Mod
       config: { ...config, slidingWindow: config.slidingWindow ?? 0 },
       threads,
       simd,
+      device: target,
+      precision,
       files,
       weights: layout.weights,
     });
@@ -126,7 +148,7 @@ export async function loadModel(dir: string, options?: LoadOptions): Promise<Mod
   }
   const ni = handle.info();
   return new Model(handle, config, {
-    backend: ni.backend, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
+    backend: ni.backend, device: ni.device ?? target, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
     totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken,
   }, { tokenizer, generationDefaults });
 }
@@ -222,6 +244,25 @@ export class Model {
   chat(messages: readonly ChatMessage[], options?: GenerateOptions): Generation {
     this.#assertOpen();
     return chat(this, messages, options);
+  }
+
+  /**
+   * Routes a text (encoded with BOS per tokenizer_config.json, as generate() does) or token ids through a
+   * fresh sequence and reports, for every token and layer, the experts chosen and their weights, with each
+   * layer's expert usage and same-expert rate for consecutive tokens. See docs/router.md.
+   *
+   * @example
+   * const r = await model.route('The quick brown fox', { expertsPerToken: 1 });
+   * for (const t of r.tokens) console.log(JSON.stringify(t.text), t.layers.map((l) => l.experts[0]).join(' '));
+   * @throws InvalidArgumentError INVALID_OPTION, EMPTY_INPUT, CONTEXT_OVERFLOW; SmoeError TOKENIZER_MISSING for text
+   */
+  route(input: string | readonly number[], options?: RouteOptions): Promise<RouteReport> {
+    try {
+      this.#assertOpen();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return route(this, input, options);
   }
 
   get closed(): boolean {

@@ -113,3 +113,17 @@ test('a package without any native binary says what was tried and what to do', a
     assert.match(e.message, /npm run build:native/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('device resolution: auto falls back to the CPU, a missing GPU is a clear error', async () => {
+  const cuda = backends().cuda;
+  const m = await loadModel(fixture('tiny-mixtral'), { device: 'auto', threads: 1 });
+  assert.equal(m.info.device, cuda.devices.length ? `cuda:${cuda.devices[0].index}` : 'cpu');
+  await m.close();
+  const cpu = await loadModel(fixture('tiny-mixtral'), { device: 'cpu', precision: 'fp32' });
+  assert.equal(cpu.info.device, 'cpu');
+  await cpu.close();
+  await assert.rejects(loadModel(fixture('tiny-mixtral'), { device: 'cuda:7' }), (e) => e.code === 'DEVICE_UNAVAILABLE' && /cuda:7/.test(e.message));
+  await assert.rejects(loadModel(fixture('tiny-mixtral'), { precision: 'fp16' }), (e) => e.code === 'INVALID_OPTION' && e.field === 'precision');
+  if (!cuda.devices.length)
+    await assert.rejects(loadModel(fixture('tiny-mixtral'), { device: 'cuda' }), (e) => e.code === 'DEVICE_UNAVAILABLE');
+});

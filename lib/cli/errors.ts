@@ -14,7 +14,7 @@ export class UsageError extends Error {
 const FLAG_OF: Record<string, string> = {
   maxTokens: '--max-tokens', temperature: '--temperature', topK: '--top-k', topP: '--top-p', minP: '--min-p',
   repeatPenalty: '--repeat-penalty', frequencyPenalty: '--frequency-penalty', presencePenalty: '--presence-penalty',
-  seed: '--seed', stop: '--stop', threads: '--threads', device: '--device',
+  seed: '--seed', stop: '--stop', threads: '--threads', device: '--device', expertsPerToken: '--experts-per-token',
 };
 
 /** The one-line message for an error: library option names replaced by their flags, whitespace collapsed. */

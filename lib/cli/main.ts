@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-/** The `smoe` command: generate, chat, info. */
+/** The `smoe` command: generate, chat, info, route. */
 import { readFileSync } from 'node:fs';
 
 import { chatCommand, CHAT_HELP } from './chat-command.js';
 import { errorLine, exitCode, isKnown, UsageError } from './errors.js';
 import { generateCommand, GENERATE_HELP } from './generate-command.js';
 import { infoCommand, INFO_HELP } from './info-command.js';
+import { routeCommand, ROUTE_HELP } from './route-command.js';
 
 const HELP = `Usage: smoe <command> [options]
 
@@ -15,6 +16,7 @@ Commands:
   generate   stream a continuation of a prompt        smoe generate --model DIR --prompt TEXT
   chat       chat with an instruction-tuned model     smoe chat --model DIR [--system TEXT]
   info       describe a model folder                  smoe info --model DIR [--json]
+  route      show which experts each token goes to    smoe route --model DIR --text TEXT [--svg F]
 
 Options:
   -h, --help      show this help (smoe <command> --help for a command's options)
@@ -25,6 +27,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   generate: { run: generateCommand, help: GENERATE_HELP },
   chat: { run: chatCommand, help: CHAT_HELP },
   info: { run: infoCommand, help: INFO_HELP },
+  route: { run: routeCommand, help: ROUTE_HELP },
 };
 
 function version(): string {
@@ -48,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const cmd = COMMANDS[first];
-  if (!cmd) throw new UsageError(first.startsWith('-') ? `unknown option '${first}' (see smoe --help)` : `unknown command '${first}' (commands: generate, chat, info)`);
+  if (!cmd) throw new UsageError(first.startsWith('-') ? `unknown option '${first}' (see smoe --help)` : `unknown command '${first}' (commands: generate, chat, info, route)`);
   return cmd.run(rest);
 }
 
