@@ -60,12 +60,13 @@ if (!existsSync(join(modelDir, 'config.json'))) {
 }
 const weightBytes = readFileSync(join(modelDir, 'model.safetensors.index.json'), 'utf8').match(/"total_size":\s*(\d+)/);
 
-// The limits: read bandwidth and FMA peak on the same number of threads.
-let roof = null;
+// The limits: read bandwidth and FMA peak on the same number of threads, probed right before each
+// configuration is measured (shared machines drift: the same probe has read 35 to 59 GB/s here).
+let probe = null;
 try {
   const bin = join(tmpdir(), 'smoe-roofline');
   execFileSync('g++', ['-O3', '-pthread', join(here, 'roofline.cpp'), '-o', bin]);
-  roof = JSON.parse(execFileSync(bin, [String(threads)], { encoding: 'utf8' }));
+  probe = () => JSON.parse(execFileSync(bin, [String(threads)], { encoding: 'utf8' }));
 } catch (e) {
   console.warn(`roofline probe unavailable (${e.message.split('\n')[0]})`);
 }
@@ -74,10 +75,11 @@ const { backends } = await import('../dist/index.js');
 const levels = values.simd ? values.simd.split(',') : ['auto', ...(backends().cpu.simdLevels.includes('avx2') ? ['avx2'] : [])];
 const results = [];
 for (const simd of levels) {
+  const roof = probe ? probe() : null;
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', simd, '--threads', String(threads), '--model', modelDir,
     '--prompt', String(promptLen), '--decode', String(decodeLen), '--runs', String(runs)], { encoding: 'utf8' });
   if (r.status !== 0) { console.error(r.stderr); process.exit(1); }
-  results.push(JSON.parse(r.stdout.trim().split('\n').pop()));
+  results.push({ ...JSON.parse(r.stdout.trim().split('\n').pop()), roof });
 }
 
 const lines = [];
@@ -86,10 +88,10 @@ const date = new Date().toISOString().slice(0, 10);
 lines.push(`\n## ${date} — CPU, ${cpu}, ${cpus().length} cores, ${threads} threads`, '');
 lines.push(`Command: \`npm run bench -- --threads ${threads}\` (node bench/cpu.mjs); model: ${modelDir.replace(join(here, '..') + '/', '')} ` +
   `(${weightBytes ? (Number(weightBytes[1]) / 1e9).toFixed(2) + ' GB' : '?'} bf16, random weights), prompt ${promptLen} tokens, decode ${decodeLen} tokens, median of ${runs} runs.`);
-if (roof) lines.push(`Limits measured by bench/roofline.cpp on ${threads} threads: read ${roof.readGBs} GB/s, FMA peak ${roof.fmaAvx2GFlops} GFLOP/s (AVX2)` +
-  (roof.fmaAvx512GFlops ? `, ${roof.fmaAvx512GFlops} GFLOP/s (AVX-512)` : '') + '.');
-lines.push('', '| kernels | prefill tok/s (min–max) | decode tok/s (min–max) | decode GB/s (share of read limit) | prefill GFLOP/s (share of FMA peak) | load ms | first prefill ms | peak RSS MB |', '|---|---|---|---|---|---|---|---|');
+lines.push(`Limits: bench/roofline.cpp on ${threads} threads just before each row (read bandwidth; fp32 FMA peak of the row's kernels).`);
+lines.push('', '| kernels | prefill tok/s (min–max) | decode tok/s (min–max) | read limit GB/s | decode GB/s (share) | FMA peak GFLOP/s | prefill GFLOP/s (share) | load ms | first prefill ms | peak RSS MB |', '|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
+  const roof = r.roof;
   // A decoded token reads every active weight once (one embedding row, not the table); 2 FLOPs per weight.
   const activeBytes = (r.activeParams - r.vocab * r.hidden + r.hidden) * 2;
   const flopsPerToken = 2 * (r.activeParams - r.vocab * r.hidden);
@@ -98,8 +100,8 @@ for (const r of results) {
   const peak = r.simd === 'avx512' ? roof?.fmaAvx512GFlops : roof?.fmaAvx2GFlops;
   const pct = (a, b) => (b ? ` (${Math.round((100 * a) / b)}%)` : '');
   const range = (xs, d) => `${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}`;
-  lines.push(`| ${r.simd} | ${r.prefillTokS.toFixed(0)} (${range(r.prefillAll, 0)}) | ${r.decodeTokS.toFixed(1)} (${range(r.decodeAll, 1)}) | ${gbs.toFixed(1)}${pct(gbs, roof?.readGBs)} | ` +
-    `${gflops.toFixed(0)}${pct(gflops, peak)} | ${r.loadMs.toFixed(0)} | ${r.firstPrefillMs.toFixed(0)} | ${r.peakRssMB.toFixed(0)} |`);
+  lines.push(`| ${r.simd} | ${r.prefillTokS.toFixed(0)} (${range(r.prefillAll, 0)}) | ${r.decodeTokS.toFixed(1)} (${range(r.decodeAll, 1)}) | ${roof?.readGBs ?? '?'} | ${gbs.toFixed(1)}${pct(gbs, roof?.readGBs)} | ` +
+    `${peak ?? '?'} | ${gflops.toFixed(0)}${pct(gflops, peak)} | ${r.loadMs.toFixed(0)} | ${r.firstPrefillMs.toFixed(0)} | ${r.peakRssMB.toFixed(0)} |`);
 }
 lines.push('', `Active weights per decoded token: ${((results[0].activeParams - results[0].vocab * results[0].hidden) * 2 / 1e6).toFixed(0)} MB (bf16); ` +
   `weight files ${weightBytes ? (Number(weightBytes[1]) / 1e6).toFixed(0) : '?'} MB; peak RSS includes the mapped weights (page cache).`);
