@@ -17,7 +17,7 @@ const fixtures = join(here, '..', 'test', 'fixtures');
 const { values } = parseArgs({
   options: {
     model: { type: 'string' }, 'quality-model': { type: 'string' }, threads: { type: 'string', default: '2' },
-    decode: { type: 'string', default: '32' }, prompt: { type: 'string', default: '32' }, runs: { type: 'string', default: '5' },
+    decode: { type: 'string', default: '32' }, prompt: { type: 'string', default: '32' }, runs: { type: 'string', default: '7' },
   },
 });
 const bench1024 = join(here, 'data', 'mixtral-1024');
@@ -27,21 +27,26 @@ const threads = Number(values.threads), decodeLen = Number(values.decode), promp
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const name = (d) => d.split(/[/\\]/).filter(Boolean).pop();
 
-/** Decode tok/s: prefill a fixed prompt, then evaluate decodeLen single tokens; median over runs. */
-async function decodeSpeed(model, k) {
+/**
+ * Decode tok/s for each k: prefill a fixed prompt, then evaluate decodeLen single tokens; the settings
+ * alternate run by run (A B A B ...) so that the machine's drift hits both alike; median over runs.
+ */
+async function decodeSpeeds(model, ks) {
   const V = model.config.vocabSize;
   const prompt = Array.from({ length: promptLen }, (_, i) => 1 + ((i * 7919 + 17) % (V - 1)));
-  const rates = [];
+  const rates = Object.fromEntries(ks.map((k) => [k, []]));
   for (let r = 0; r < runs + 1; r++) {
-    const s = model.createSequence();
-    await s.eval(prompt, { expertsPerToken: k });
-    const t = performance.now();
-    for (let i = 0; i < decodeLen; i++) await s.eval([1 + ((i * 104729) % (V - 1))], { expertsPerToken: k });
-    const tps = decodeLen / ((performance.now() - t) / 1000);
-    s.dispose();
-    if (r > 0) rates.push(tps); // the first run warms the mapped weights up
+    for (const k of ks) {
+      const s = model.createSequence();
+      await s.eval(prompt, { expertsPerToken: k });
+      const t = performance.now();
+      for (let i = 0; i < decodeLen; i++) await s.eval([1 + ((i * 104729 + r) % (V - 1))], { expertsPerToken: k });
+      const tps = decodeLen / ((performance.now() - t) / 1000);
+      s.dispose();
+      if (r > 0) rates[k].push(tps); // the first round warms the mapped weights up
+    }
   }
-  return median(rates);
+  return Object.fromEntries(ks.map((k) => [k, median(rates[k])]));
 }
 
 /** Mean NLL of each next token over the fixture cases' ids (the prompts and the chat case). */
@@ -64,8 +69,7 @@ async function meanNll(model, cases, k) {
 }
 
 const speedModel = await loadModel(speedDir, { threads });
-const speed = {};
-for (const k of [1, 2]) speed[k] = await decodeSpeed(speedModel, k);
+const speed = await decodeSpeeds(speedModel, [2, 1]);
 const speedInfo = `${name(speedDir)} (hidden ${speedModel.config.hiddenSize}, ${speedModel.config.numLayers} layers, top-${speedModel.config.topK} of ${speedModel.config.numExperts})`;
 await speedModel.close();
 
