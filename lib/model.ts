@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
+import { defaultModelDir } from './demo-model.js';
 import { fromNative, InvalidArgumentError, SmoeError } from './errors.js';
 import { chat, generate } from './generate.js';
 import type { GenerateOptions } from './generate-options.js';
@@ -101,6 +102,7 @@ function resolveDevice(device: Device, cuda: NativeBackends['cuda']): string {
 /**
  * Loads a Hugging Face Mixtral folder (config.json + model.safetensors or sharded safetensors), and with
  * it the tokenizer (tokenizer.json, tokenizer_config.json) and generation_config.json when present.
+ * Without `dir`, the demo model packaged with smoe (SmoeError MODEL_REQUIRED when this build has none).
  *
  * @example
  * const model = await loadModel('./Mixtral-8x7B-v0.1', { threads: 8 });
@@ -108,7 +110,8 @@ function resolveDevice(device: Device, cuda: NativeBackends['cuda']): string {
  * console.log(await model.generate('The capital of France is', { maxTokens: 8 }).text());
  * await model.close();
  */
-export async function loadModel(dir: string, options?: LoadOptions): Promise<Model> {
+export async function loadModel(dir?: string, options?: LoadOptions): Promise<Model> {
+  if (dir === undefined) dir = defaultModelDir();
   if (typeof dir !== 'string' || dir.length === 0)
     throw new InvalidArgumentError('INVALID_ARGUMENT', 'loadModel(dir): dir must be a non-empty string');
   const o = optionalObject(options, 'options');

@@ -127,3 +127,15 @@ test('device resolution: auto falls back to the CPU, a missing GPU is a clear er
   if (!cuda.devices.length)
     await assert.rejects(loadModel(fixture('tiny-mixtral'), { device: 'cuda' }), (e) => e.code === 'DEVICE_UNAVAILABLE');
 });
+
+test('loadModel() without a folder uses the packaged demo model, or says there is none', async () => {
+  const { existsSync } = await import('node:fs');
+  const { DEMO_MODEL_DIR } = await import('../dist/demo-model.js');
+  if (existsSync(join(DEMO_MODEL_DIR, 'config.json'))) {
+    const m = await loadModel();
+    assert.equal(m.info.files[0].startsWith(DEMO_MODEL_DIR), true);
+    await m.close();
+  } else {
+    await assert.rejects(loadModel(), (e) => e.code === 'MODEL_REQUIRED' && /demo model/.test(e.message));
+  }
+});

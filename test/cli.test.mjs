@@ -122,7 +122,7 @@ describe('smoe CLI', { concurrency: 4 }, () => {
       smoe(['chat', '--model', m, 'extra']),
       smoe(['frobnicate']),
     ]);
-    const expect = [/unknown option '--bogus'/, /--prompt TEXT is required/, /--model DIR is required/, /--top-p must be a number in \(0, 1\]/,
+    const expect = [/unknown option '--bogus'/, /--prompt TEXT is required/, /no model given and this package has no demo model.*pass --model DIR/, /--top-p must be a number in \(0, 1\]/,
       /--max-tokens must be an integer in \[1,/, /--temperature must be a number/, /does not exist/, /config\.json: no such file/,
       /must be a folder/, /unexpected argument 'extra'/, /unknown command 'frobnicate'/];
     runs.forEach((r, i) => assertOneErrorLine(r, expect[i]));

@@ -282,7 +282,7 @@ describe('smoe route', { concurrency: 3 }, () => {
       smoe(['route', '-m', m, '--by-language', join(tmp, 'missing')]),
       smoe(['route', '-m', m, '--text', 'x', 'extra']),
     ]);
-    const expect = [/unknown option '--bogus'/, /--text TEXT, --file F or --by-language DIR is required/, /--model DIR is required/,
+    const expect = [/unknown option '--bogus'/, /--text TEXT, --file F or --by-language DIR is required/, /no model given and this package has no demo model.*pass --model DIR/,
       /--png is not supported.*--svg/, /--rows must be an integer/, /--experts-per-token must be in \[1, 8\]/, /cannot read .*no such file/,
       /--by-language needs a folder/, /unexpected argument 'extra'/];
     runs.forEach((r, i) => {

@@ -1,6 +1,7 @@
 /** Flag parsing with node:util parseArgs: shared flag sets, number checks, errors worded for the command line. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
+import { defaultModelDir } from '../demo-model.js';
 import type { GenerateOptions } from '../generate-options.js';
 import { validateGenerateOptions } from '../generate-options.js';
 import { UsageError } from './errors.js';
@@ -95,10 +96,11 @@ export function numFlag(v: Values, name: string): number | undefined {
   return n;
 }
 
-/** The --model folder (required). */
+/** The --model folder; without one, the package's demo model (MODEL_REQUIRED when it has none). */
 export function modelFlag(v: Values, command: string): string {
   const m = v['model'];
-  if (typeof m !== 'string' || m === '') throw new UsageError(`--model DIR is required (see smoe ${command} --help)`);
+  if (m === undefined) return defaultModelDir();
+  if (typeof m !== 'string' || m === '') throw new UsageError(`--model needs a folder (see smoe ${command} --help)`);
   return m;
 }
 

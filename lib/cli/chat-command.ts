@@ -8,14 +8,14 @@ import { errorLine } from './errors.js';
 import { statsLine } from './generate-command.js';
 import { loadFromFlags } from './load.js';
 
-export const CHAT_HELP = `Usage: smoe chat --model DIR [--system TEXT] [options]
+export const CHAT_HELP = `Usage: smoe chat [--model DIR] [--system TEXT] [options]
 
 Chats with an instruction-tuned model, using its chat template. Each line read from stdin is a user
 message; the reply streams to stdout. Works on a terminal and with a pipe (one reply per input line).
 On a terminal, Ctrl-C stops a reply that is being written; Ctrl-C at the prompt or Ctrl-D exits.
 
 Options:
-  -m, --model DIR              model folder (needs tokenizer_config.json with a chat_template)
+  -m, --model DIR              model folder (needs a chat_template; default: the demo model)
   -s, --system TEXT            a system message to start the conversation with
       --stats                  print a stats line to stderr after each reply
   -t, --threads N              CPU threads (default: all cores)

@@ -25,10 +25,10 @@ export function errorLine(e: unknown): string {
   return msg.replace(/\s+/g, ' ').trim();
 }
 
-/** Exit code for an error: 2 for usage errors (bad flags or option values), 1 otherwise. */
+/** Exit code for an error: 2 for usage errors (bad flags or option values, no model given), 1 otherwise. */
 export function exitCode(e: unknown): number {
   if (e instanceof UsageError) return 2;
-  if (e instanceof SmoeError && (e.code === 'INVALID_OPTION' || e.code === 'INVALID_ARGUMENT')) return 2;
+  if (e instanceof SmoeError && ['INVALID_OPTION', 'INVALID_ARGUMENT', 'MODEL_REQUIRED'].includes(e.code)) return 2;
   return 1;
 }
 

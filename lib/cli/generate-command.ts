@@ -4,12 +4,12 @@ import { generateOptions, MODEL_FLAGS, parse, SAMPLING_FLAGS } from './args.js';
 import { UsageError } from './errors.js';
 import { loadFromFlags } from './load.js';
 
-export const GENERATE_HELP = `Usage: smoe generate --model DIR --prompt TEXT [options]
+export const GENERATE_HELP = `Usage: smoe generate [--model DIR] --prompt TEXT [options]
 
 Generates a continuation of TEXT and streams it to stdout; a stats line goes to stderr.
 
 Options:
-  -m, --model DIR              model folder (config.json, *.safetensors, tokenizer.json)
+  -m, --model DIR              model folder (default: the packaged demo model)
   -p, --prompt TEXT            the prompt (encoded with BOS as tokenizer_config.json says)
   -n, --max-tokens N           most tokens to generate (default: generation_config.json, else 256)
       --temperature T          0 = greedy (default: generation_config.json, else 1)

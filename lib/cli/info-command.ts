@@ -6,13 +6,13 @@ import type { Model } from '../model.js';
 import { MODEL_FLAGS, parse } from './args.js';
 import { loadFromFlags } from './load.js';
 
-export const INFO_HELP = `Usage: smoe info --model DIR [--json]
+export const INFO_HELP = `Usage: smoe info [--model DIR] [--json]
 
 Prints a model's architecture, layer and expert counts, sizes, parameter counts (total and active per
 token), dtypes, context length, sliding window, tokenizer and files.
 
 Options:
-  -m, --model DIR              model folder
+  -m, --model DIR              model folder (default: the packaged demo model)
       --json                   print one JSON object instead of text
   -t, --threads N              CPU threads (default: all cores)
       --device D               cpu (default), auto, cuda or cuda:N

@@ -9,7 +9,7 @@ import { UsageError } from './errors.js';
 import { loadFromFlags } from './load.js';
 import { formatComparison, formatGrid, formatSummary, renderSvg, type NamedReport } from './route-render.js';
 
-export const ROUTE_HELP = `Usage: smoe route --model DIR (--text TEXT | --file F [--file F2 ...] | --by-language DIR) [options]
+export const ROUTE_HELP = `Usage: smoe route [--model DIR] (--text TEXT | --file F [--file F2 ...] | --by-language DIR) [options]
 
 Shows which experts the router sends each token to, in every layer: a token x layer grid (first choice
 first, one colour per expert), then per layer the share of token slots each expert got and how often
@@ -28,7 +28,7 @@ Output:
 Routing:
   -k, --experts-per-token K    route each token to K experts (default: the model's)
       --max-tokens N           route only the first N tokens of each input (default: the context length)
-  -m, --model DIR              model folder
+  -m, --model DIR              model folder (default: the packaged demo model)
   -t, --threads N              CPU threads (default: all cores)
       --device D               cpu (default), auto, cuda or cuda:N
   -h, --help                   show this help
