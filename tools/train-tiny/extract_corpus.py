@@ -40,7 +40,7 @@ SKIP_NAMES = {'art', 'ascii-art', 'asciiart', 'banner'}
 STR_ROTATED = 0x4  # strfile flag: the entries are rot13-encoded (offensive fortunes)
 HELDOUT_SHARE = 0.05
 MAX_ENTRY_CHARS = 4000
-SEPARATOR = '\n%\n'
+from common import SEPARATOR  # noqa: E402  (the corpus format, shared with the training scripts)
 
 
 def is_rotated(path):
@@ -220,15 +220,6 @@ def main():
 def _reproducible(info):
     info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, '', ''
     return info
-
-
-def read_entries(path):
-    """The entries of a corpus file (train.txt or heldout.txt)."""
-    with open(path, encoding='utf-8') as f:
-        text = f.read()
-    if text.endswith('\n'):
-        text = text[:-1]
-    return text.split(SEPARATOR) if text else []
 
 
 if __name__ == '__main__':
