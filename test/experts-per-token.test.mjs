@@ -56,3 +56,18 @@ test('out-of-range values are clear errors', async () => {
   await assert.rejects(loadModel(fixture('tiny-mixtral'), { expertsPerToken: 1.5 }), (e) => e.code === 'INVALID_OPTION');
   assert.throws(() => model.generate([1], { expertsPerToken: 9 }), (e) => e.code === 'INVALID_OPTION');
 });
+
+test('smoe generate --experts-per-token matches the library', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  const prompt = ref.cases[0].prompt;
+  const r = spawnSync(process.execPath, [cli, 'generate', '--model', fixture('tiny-mixtral'), '--prompt', prompt, '-k', '1',
+    '--temperature', '0', '--max-tokens', '6', '--ignore-eos', '-q'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const want = await model.generate(prompt, { temperature: 0, maxTokens: 6, ignoreEos: true, expertsPerToken: 1 }).text();
+  assert.equal(r.stdout.replace(/\n$/, ''), want);
+  const bad = spawnSync(process.execPath, [cli, 'generate', '--model', fixture('tiny-mixtral'), '--prompt', 'x', '-k', '9', '-q'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--experts-per-token must be in \[1, 8\]/);
+});

@@ -29,6 +29,7 @@ export const SAMPLING_FLAGS = {
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   'ignore-eos': { type: 'boolean' },
+  'experts-per-token': { type: 'string', short: 'k' },
 } as const satisfies Flags;
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -118,6 +119,7 @@ export function generateOptions(v: Values): GenerateOptions {
     seed: intFlag(v, 'seed'),
     stop: v['stop'],
     ignoreEos: v['ignore-eos'],
+    expertsPerToken: intFlag(v, 'experts-per-token'),
   };
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return validateGenerateOptions(o);

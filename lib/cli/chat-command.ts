@@ -22,7 +22,8 @@ Options:
       --device D               cpu (default), auto, cuda or cuda:N
   -h, --help                   show this help
 Sampling options as for smoe generate: --max-tokens, --temperature, --top-k, --top-p, --min-p,
---repeat-penalty, --frequency-penalty, --presence-penalty, --seed, --stop (repeatable), --ignore-eos.
+--repeat-penalty, --frequency-penalty, --presence-penalty, --seed, --stop (repeatable), --ignore-eos,
+--experts-per-token.
 `;
 
 const FLAGS = { ...MODEL_FLAGS, ...SAMPLING_FLAGS, system: { type: 'string', short: 's' }, stats: { type: 'boolean' } } as const;

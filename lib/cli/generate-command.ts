@@ -20,6 +20,7 @@ Options:
       --frequency-penalty F    OpenAI frequency penalty, in [-2, 2] (default 0)
       --presence-penalty F     OpenAI presence penalty, in [-2, 2] (default 0)
       --seed N                 seed for reproducible sampling
+  -k, --experts-per-token K    route each token to K experts (default: the model's; 1 = faster, less exact)
       --stop S                 stop at the text S (repeatable; S is not printed)
       --ignore-eos             keep generating past the end-of-sequence token
   -t, --threads N              CPU threads (default: all cores)
