@@ -17,7 +17,7 @@ import { mixtralWeights } from './load/mixtral-weights.js';
 import { readTensorIndex } from './load/safetensors.js';
 import { native, type NativeBackends, type NativeModel, type NativeSequence } from './native.js';
 import { loadModelTokenizer } from './model-tokenizer.js';
-import { optionalBool, optionalEnum, optionalInt, optionalObject, toIds } from './options.js';
+import { optionalBool, optionalEnum, optionalInt, optionalObject, rejectUnknownKeys, toIds } from './options.js';
 import { route, type RouteOptions, type RouteReport } from './route.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -78,6 +78,7 @@ export interface EvalOptions {
 }
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
+const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken'];
 
 /** 'auto' -> the first CUDA device, else 'cpu'; 'cuda' -> the first CUDA device; 'cuda:N' -> that one, if present. */
 function resolveDevice(device: Device, cuda: NativeBackends['cuda']): string {
@@ -115,6 +116,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   if (typeof dir !== 'string' || dir.length === 0)
     throw new InvalidArgumentError('INVALID_ARGUMENT', 'loadModel(dir): dir must be a non-empty string');
   const o = optionalObject(options, 'options');
+  rejectUnknownKeys(o, LOAD_KEYS);
   const device = o['device'] ?? 'cpu';
   if (typeof device !== 'string' || !/^(cpu|auto|cuda(:\d+)?)$/.test(device))
     throw new InvalidArgumentError('INVALID_OPTION', `option 'device' must be 'cpu', 'auto', 'cuda' or 'cuda:N' (got ${JSON.stringify(device)})`, {
@@ -124,14 +126,13 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   const target = resolveDevice(device as Device, addon.backends().cuda);
   const precision = optionalEnum(o, 'precision', ['fp32', 'bf16'] as const) ?? 'bf16';
   const threads = optionalInt(o, 'threads', 1, 1024) ?? availableParallelism();
-  const expertsOption = o['expertsPerToken'];
   const simd = optionalEnum(o, 'simd', SIMD_LEVELS) ?? (process.env['SMOE_SIMD'] as SimdLevel | undefined) ?? 'auto';
   if (!SIMD_LEVELS.includes(simd))
     throw new InvalidArgumentError('INVALID_OPTION', `SMOE_SIMD must be one of ${SIMD_LEVELS.join(', ')}`, { field: 'SMOE_SIMD' });
 
   const root = resolve(dir);
   const config = await readConfig(root);
-  const expertsPerToken = optionalInt({ expertsPerToken: expertsOption }, 'expertsPerToken', 1, config.numExperts) ?? config.topK;
+  const expertsPerToken = optionalInt(o, 'expertsPerToken', 1, config.numExperts) ?? config.topK;
   const { files, tensors } = await readTensorIndex(root);
   const layout = mixtralWeights(config, files, tensors);
   const [tokenizer, generationDefaults] = await Promise.all([loadModelTokenizer(root), readGenerationDefaults(root)]);

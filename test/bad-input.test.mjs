@@ -211,4 +211,5 @@ test('bad load options', async () => {
   await rejectsWithCode(assert, () => loadModel(dir, 'cpu'), 'INVALID_OPTION');
   await rejectsWithCode(assert, () => loadModel(42), 'INVALID_ARGUMENT');
   await rejectsWithCode(assert, () => loadModel(dir, { device: 'cuda' }), 'DEVICE_UNAVAILABLE', /CUDA/);
+  await rejectsWithCode(assert, () => loadModel(dir, { thread: 2 }), 'INVALID_OPTION', /thread/);
 });
