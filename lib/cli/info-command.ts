@@ -1,6 +1,6 @@
 /** `smoe info`: what a model folder holds — architecture, sizes, parameter counts, dtypes, files. */
 import { readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 import type { Model } from '../model.js';
 import { MODEL_FLAGS, parse } from './args.js';
@@ -58,7 +58,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
   }
   const model = await loadFromFlags(v, 'info', v['json'] === true);
   try {
-    const facts = await modelFacts(model, String(v['model']));
+    const facts = await modelFacts(model);
     process.stdout.write(v['json'] ? JSON.stringify(facts, null, 2) + '\n' : formatFacts(facts));
   } finally {
     await model.close();
@@ -66,9 +66,10 @@ export async function infoCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Collects the facts of a loaded model (`dir`: its folder, for config.json's architecture name). */
-export async function modelFacts(model: Model, dir: string): Promise<ModelFacts> {
+/** Collects the facts of a loaded model (config.json's architecture name is read from its folder). */
+export async function modelFacts(model: Model): Promise<ModelFacts> {
   const c = model.config;
+  const dir = dirname(model.info.files[0]!);
   let architecture = 'MixtralForCausalLM';
   try {
     const raw = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { architectures?: unknown };

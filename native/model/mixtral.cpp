@@ -93,17 +93,19 @@ void Model::forward_chunk(Sequence& seq, const int32_t* ids, int m, bool all_log
     const LayerWeights& lw = w_.layers[size_t(l)];
     float* kc = seq.kv.k(l);
     float* vc = seq.kv.v(l);
+    float* k_new = kc + size_t(p0) * kv_row;  // this chunk's rows of the cache
+    float* v_new = vc + size_t(p0) * kv_row;
     // Attention block. K and V are written straight into the cache rows of these positions.
     prof_.time("norm", [&] { be.rmsnorm(ws_.xn, ws_.x, lw.attn_norm, m, D, c.rms_eps); });
     prof_.time("qkv", [&] {
-      const Backend::Projection qkv[3] = {{ws_.q, &lw.wq},                          // [T, H*Hd]
-                                          {kc + size_t(p0) * kv_row, &lw.wk},       // [T, G*Hd]
-                                          {vc + size_t(p0) * kv_row, &lw.wv}};      // [T, G*Hd]
+      const Backend::Projection qkv[3] = {{ws_.q, &lw.wq},   // [T, H*Hd]
+                                          {k_new, &lw.wk},   // [T, G*Hd]
+                                          {v_new, &lw.wv}};  // [T, G*Hd]
       be.matmul_many(qkv, 3, ws_.xn, m);
     });
     prof_.time("rope", [&] {
       be.rope(ws_.q, m, H, Hd, pos_.data(), inv_freq_.data());
-      be.rope(kc + size_t(p0) * kv_row, m, G, Hd, pos_.data(), inv_freq_.data());
+      be.rope(k_new, m, G, Hd, pos_.data(), inv_freq_.data());
     });
     prof_.time("attention", [&] { be.attention(ws_.att, ws_.q, kc, vc, m, pos_.data(), ap); });  // [T, H*Hd]
     prof_.time("o_proj", [&] { be.matmul(ws_.o, ws_.att, lw.wo, m); });                          // [T, D]
