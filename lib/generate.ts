@@ -8,7 +8,7 @@ import {
 } from './generate-options.js';
 import { Generation, type FinishReason, type GenerationPiece, type GenerationResult, type StopReason } from './generation.js';
 import type { ChatMessage } from './chat.js';
-import type { Model, RouterStep } from './model.js';
+import type { ModelLike, RouterStep } from './model-types.js';
 import { toIds } from './options.js';
 import { Sampler } from './sampling.js';
 import { StopStringMatcher } from './stop-strings.js';
@@ -23,7 +23,7 @@ import { StopStringMatcher } from './stop-strings.js';
  * @throws InvalidArgumentError INVALID_OPTION / INVALID_ARGUMENT at once for bad arguments;
  *         SmoeError TOKENIZER_MISSING when the model folder has no tokenizer.json
  */
-export function generate(model: Model, prompt: string | readonly number[], options?: GenerateOptions): Generation {
+export function generate(model: ModelLike, prompt: string | readonly number[], options?: GenerateOptions): Generation {
   const opts = validateGenerateOptions(options);
   const tokenizer = model.tokenizer;
   let ids: number[];
@@ -40,14 +40,14 @@ export function generate(model: Model, prompt: string | readonly number[], optio
  * @example
  * const reply = await chat(model, [{ role: 'user', content: 'Hi!' }], { maxTokens: 100 }).text();
  */
-export function chat(model: Model, messages: readonly ChatMessage[], options?: GenerateOptions): Generation {
+export function chat(model: ModelLike, messages: readonly ChatMessage[], options?: GenerateOptions): Generation {
   const opts = validateGenerateOptions(options);
   const text = model.applyChatTemplate(messages, { addGenerationPrompt: true });
   const ids = model.tokenizer.encode(text, { addSpecialTokens: false });
   return generateIds(model, ids, opts);
 }
 
-function generateIds(model: Model, promptIds: number[], opts: GenerateOptions): Generation {
+function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOptions): Generation {
   const { config, generationDefaults: defaults } = model;
   const tokenizer = model.tokenizer;
   checkVocabRanges(opts, config.vocabSize);

@@ -3,7 +3,7 @@
  * of the final result. Generation starts at once and runs to its end whether or not anyone iterates;
  * breaking out of a `for await` stops it (finishReason 'abort').
  */
-import type { RouterStep } from './model.js';
+import type { RouterStep } from './model-types.js';
 import { SmoeError } from './errors.js';
 
 /** One streamed piece: newly final text and the token ids sampled since the previous piece. */

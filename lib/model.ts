@@ -19,7 +19,10 @@ import { native, type NativeBackends, type NativeModel, type NativeSequence } fr
 import { loadModelTokenizer } from './model-tokenizer.js';
 import { optionalBool, optionalEnum, optionalInt, optionalObject, rejectUnknownKeys, toIds } from './options.js';
 import { route, type RouteOptions, type RouteReport } from './route.js';
+import type { EvalOptions, RouterStep, SequenceOptions } from './model-types.js';
 import type { Tokenizer } from './tokenizer/index.js';
+
+export type { EvalOptions, RouterStep, SequenceOptions } from './model-types.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 export type SimdLevel = 'auto' | 'avx512' | 'avx2' | 'generic';
@@ -56,25 +59,6 @@ export interface ModelInfo {
   dtypes: string[];
   totalParams: number;
   activeParams: number;
-}
-
-/** One evaluated token's router choices: per layer, the chosen experts (by descending score) and weights. */
-export interface RouterStep {
-  position: number;
-  token: number;
-  layers: Array<{ experts: number[]; weights: number[] }>;
-}
-
-export interface SequenceOptions {
-  /** Record each evaluated token's router choices in `sequence.routerTrace` (default false). */
-  routerTrace?: boolean;
-}
-
-export interface EvalOptions {
-  /** Return every position's logits ([n * vocab]) instead of only the last position's (default false). */
-  allLogits?: boolean;
-  /** Experts per token for this call (default: the model's, see LoadOptions.expertsPerToken). */
-  expertsPerToken?: number;
 }
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];

@@ -3,7 +3,7 @@
  * and the Mixtral paper's "same expert for consecutive tokens" rate. Built on a Sequence with routerTrace.
  */
 import { InvalidArgumentError } from './errors.js';
-import type { Model, RouterStep } from './model.js';
+import type { ModelLike, RouterStep } from './model-types.js';
 import { optionalInt, optionalObject, rejectUnknownKeys, toIds } from './options.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
@@ -66,7 +66,7 @@ const CHUNK = 512;
  * console.log(r.tokens[1].text, r.tokens[1].layers[0].experts, r.sameExpertRate);
  * @throws InvalidArgumentError INVALID_OPTION, EMPTY_INPUT, CONTEXT_OVERFLOW; SmoeError TOKENIZER_MISSING for text
  */
-export async function route(model: Model, input: string | readonly number[], options?: RouteOptions): Promise<RouteReport> {
+export async function route(model: ModelLike, input: string | readonly number[], options?: RouteOptions): Promise<RouteReport> {
   const o = optionalObject(options, 'options');
   rejectUnknownKeys(o, ROUTE_KEYS);
   const { config } = model;

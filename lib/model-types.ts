@@ -1,0 +1,48 @@
+/**
+ * The types shared by the model and the code that drives it (generate, route): the public option and trace
+ * types, and the narrow views of a model and a sequence that generate() and route() need. They live here so
+ * that imports flow one way: model.ts -> generate.ts / route.ts -> model-types.ts, never back.
+ */
+import type { ChatMessage, ChatTemplateOptions } from './chat.js';
+import type { GenerationDefaults } from './generation-config.js';
+import type { MixtralConfig } from './load/config.js';
+import type { Tokenizer } from './tokenizer/index.js';
+
+/** One evaluated token's router choices: per layer, the chosen experts (by descending score) and weights. */
+export interface RouterStep {
+  position: number;
+  token: number;
+  layers: Array<{ experts: number[]; weights: number[] }>;
+}
+
+export interface SequenceOptions {
+  /** Record each evaluated token's router choices in `sequence.routerTrace` (default false). */
+  routerTrace?: boolean;
+}
+
+export interface EvalOptions {
+  /** Return every position's logits ([n * vocab]) instead of only the last position's (default false). */
+  allLogits?: boolean;
+  /** Experts per token for this call (default: the model's, see LoadOptions.expertsPerToken). */
+  expertsPerToken?: number;
+}
+
+/** What generate() and route() use of a sequence (implemented by Sequence in model.ts). */
+export interface SequenceLike {
+  readonly routerTrace: RouterStep[];
+  readonly length: number;
+  eval(ids: ArrayLike<number>, options?: EvalOptions): Promise<Float32Array>;
+  idle(): Promise<void>;
+  dispose(): void;
+}
+
+/** What generate() and route() use of a model (implemented by Model in model.ts). */
+export interface ModelLike {
+  readonly config: Readonly<MixtralConfig>;
+  readonly info: Readonly<{ expertsPerToken: number }>;
+  readonly generationDefaults: Readonly<GenerationDefaults>;
+  readonly hasTokenizer: boolean;
+  readonly tokenizer: Tokenizer;
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string;
+  createSequence(options?: SequenceOptions): SequenceLike;
+}
