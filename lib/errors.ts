@@ -8,6 +8,7 @@
 export type ErrorCode =
   | 'FILE_MISSING' | 'FILE_OPEN' | 'FILE_MAP' | 'CONFIG_INVALID' | 'UNSUPPORTED_MODEL'
   | 'SAFETENSORS_HEADER' | 'SAFETENSORS_TRUNCATED' | 'SAFETENSORS_OVERLAP' | 'UNSUPPORTED_DTYPE'
+  | 'UNSUPPORTED_QUANT'
   | 'TENSOR_MISSING' | 'TENSOR_SHAPE' | 'TENSOR_BOUNDS' | 'TENSOR_ALIGNMENT' | 'INDEX_INVALID'
   | 'INVALID_ARGUMENT' | 'INVALID_OPTION' | 'TOKEN_OUT_OF_RANGE' | 'EMPTY_INPUT' | 'CONTEXT_OVERFLOW'
   | 'DEVICE_UNAVAILABLE' | 'SIMD_UNSUPPORTED' | 'MODEL_CLOSED' | 'SEQUENCE_DISPOSED' | 'OUT_OF_MEMORY'
@@ -59,7 +60,8 @@ export function fromNative(e: unknown): SmoeError {
   const err = e as { code?: unknown; message?: unknown };
   const code = (typeof err?.code === 'string' ? err.code : 'INTERNAL') as ErrorCode;
   const message = typeof err?.message === 'string' ? err.message : String(e);
-  const loadCodes: ErrorCode[] = ['FILE_OPEN', 'FILE_MAP', 'TENSOR_BOUNDS', 'TENSOR_SHAPE', 'TENSOR_ALIGNMENT', 'UNSUPPORTED_DTYPE'];
+  const loadCodes: ErrorCode[] = ['FILE_OPEN', 'FILE_MAP', 'TENSOR_BOUNDS', 'TENSOR_SHAPE', 'TENSOR_ALIGNMENT', 'UNSUPPORTED_DTYPE',
+    'UNSUPPORTED_QUANT'];
   const argCodes: ErrorCode[] = ['TOKEN_OUT_OF_RANGE', 'EMPTY_INPUT', 'CONTEXT_OVERFLOW', 'INVALID_OPTION'];
   if (loadCodes.includes(code)) return new ModelLoadError(code, message, { cause: e });
   if (argCodes.includes(code)) return new InvalidArgumentError(code, message, { cause: e });

@@ -55,10 +55,10 @@ TensorSpec tensor(const Napi::Object& parent, const char* key, const std::string
   t.rows = integer(o, "rows", t.name);
   t.cols = integer(o, "cols", t.name);
   const std::string dt = string(o, "dtype", t.name);
-  if (dt == "F32") t.dtype = DType::F32;
-  else if (dt == "F16") t.dtype = DType::F16;
-  else if (dt == "BF16") t.dtype = DType::BF16;
-  else throw Error("UNSUPPORTED_DTYPE", "tensor " + t.name + " has unsupported dtype " + dt);
+  if (!dtype_from_name(dt, t.dtype))
+    throw Error("UNSUPPORTED_QUANT", "tensor " + t.name + " has weight type " + dt +
+                                         ", which smoe cannot compute (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
+                                         "Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
   return t;
 }
 
@@ -146,6 +146,21 @@ LoadSpec parse_spec(const Napi::Object& spec) {
   return s;
 }
 
+void refuse_quantized_on_cuda(const LoadSpec& spec) {
+  if (spec.cuda_device < 0) return;
+  auto check = [&](const TensorSpec& t) {
+    if (is_quantized(t.dtype))
+      throw Error("UNSUPPORTED_QUANT", "tensor " + t.name + " is " + dtype_name(t.dtype) + ": the CUDA backend computes "
+                                       "F32, F16 and BF16 weights only; load this model with device 'cpu'");
+  };
+  for (const TensorSpec* t : {&spec.embed, &spec.norm, &spec.lm_head}) check(*t);
+  for (const LayerSpec& l : spec.layers) {
+    for (const TensorSpec* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.gate}) check(*t);
+    for (const auto* v : {&l.w1, &l.w2, &l.w3})
+      for (const TensorSpec& t : *v) check(t);
+  }
+}
+
 ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_ptr<MappedFile>>& files) {
   auto bind = [&](const TensorSpec& t, int64_t rows, int64_t cols) -> Tensor {
     if (t.file < 0 || size_t(t.file) >= files.size())
@@ -155,12 +170,26 @@ ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_pt
       throw Error("TENSOR_SHAPE", "tensor " + t.name + " in " + f.path() + " has shape [" + std::to_string(t.rows) +
                                       ", " + std::to_string(t.cols) + "], expected [" + std::to_string(rows) + ", " +
                                       std::to_string(cols) + "]");
-    const size_t bytes = size_t(t.rows) * size_t(t.cols) * dtype_size(t.dtype);
+    const int64_t blk = block_elems(t.dtype);
+    if (t.cols % blk != 0)
+      throw Error("TENSOR_SHAPE", "tensor " + t.name + " in " + f.path() + " is " + dtype_name(t.dtype) + " with rows of " +
+                                      std::to_string(t.cols) + " elements, not a multiple of its block of " +
+                                      std::to_string(blk));
+    const Tensor view{nullptr, t.dtype, t.rows, t.cols};
+    // rows, cols < 2^53 (checked when parsed); the product is checked against the file before use.
+    const size_t rb = view.row_bytes();
+    if (rb != 0 && size_t(t.rows) > f.size() / rb)
+      throw Error("TENSOR_BOUNDS", "tensor " + t.name + " (" + std::to_string(t.rows) + " rows of " + std::to_string(rb) +
+                                       " bytes) is larger than " + f.path() + " (" + std::to_string(f.size()) + " bytes)");
+    const size_t bytes = view.bytes();
     if (size_t(t.offset) > f.size() || bytes > f.size() - size_t(t.offset))
       throw Error("TENSOR_BOUNDS", "tensor " + t.name + " (bytes " + std::to_string(t.offset) + ".." +
                                        std::to_string(size_t(t.offset) + bytes) + ") lies outside " + f.path() +
                                        " (" + std::to_string(f.size()) + " bytes)");
-    if (size_t(t.offset) % dtype_size(t.dtype) != 0)
+    // Plain floats are read as aligned elements; quantized blocks (all of an even size) as structs of bytes
+    // and fp16 fields, which need 2-byte alignment.
+    const size_t align = is_quantized(t.dtype) ? 2 : size_t(dtype_info(t.dtype).block_bytes);
+    if (size_t(t.offset) % align != 0)
       throw Error("TENSOR_ALIGNMENT", "tensor " + t.name + " in " + f.path() + " is not aligned to its element size");
     return Tensor{f.data() + t.offset, t.dtype, t.rows, t.cols};
   };

@@ -7,12 +7,28 @@
 #include "../backend.h"
 #include "../core/thread_pool.h"
 #include "matmul_tile.h"
+#include "quant_matmul.h"
 
 namespace smoe::cpu {
 
 // "avx512", "avx2" or "generic": the best this CPU supports, or `want` when given and supported.
 std::string select_simd(const std::string& want);
 MatmulFn matmul_kernel(const std::string& simd);
+QuantMatmulFn quant_matmul_kernel(const std::string& simd);
+
+// An activation x[T, K] in every form the weights of one call read: the F32 rows (F32 / F16 / BF16
+// weights) and, made once by CpuBackend::prepare_x, the 8-bit rows of each activation format a quantized
+// weight among them needs (q[int(act_format(w.dtype))], quant_matmul.h). Row t of format f starts at
+// q[f] + t * act_row_bytes(f, K).
+struct PreparedX {
+  const float* f32 = nullptr;
+  int64_t T = 0, K = 0;
+  const void* q[kActFormats] = {};
+};
+// The memory behind a PreparedX's quantized rows, reused from call to call.
+struct ActScratch {
+  std::vector<uint8_t> buf[kActFormats];
+};
 
 class CpuBackend final : public Backend {
  public:
@@ -38,12 +54,26 @@ class CpuBackend final : public Backend {
                    const std::vector<ExpertWeights>& experts) override;
   void add(float* x, const float* y, size_t n) override;
 
+  // x[T, K] prepared for the weights ws[0 .. n) (their dtypes decide which 8-bit formats are made, each once,
+  // the rows split across the pool); the result points into `scratch` and x.
+  PreparedX prepare_x(const float* x, int64_t T, int64_t K, const Tensor* const* ws, int n, ActScratch& scratch);
+  // out[t * ldo + o] = x[t, :] . w[o, :] for t in [0, x.T), o in [o0, o1), any weight dtype; x must have been
+  // prepared for w (and x.K == w.cols). Runs on the calling thread: split [0, w.rows) across the pool yourself.
+  void matmul_rows(float* out, int64_t ldo, const PreparedX& x, const Tensor& w, int64_t o0, int64_t o1) const {
+    if (is_quantized(w.dtype))
+      qmm_(out, ldo, x.q[int(act_format(w.dtype))], x.T, x.K, w.data, w.dtype, o0, o1);
+    else
+      mm_(out, ldo, x.f32, x.T, x.K, w.data, w.dtype, o0, o1);
+  }
+
  private:
   // out[T, ldo] columns [o0, o1) of x[T, K] @ w^T, split across the pool.
   void matmul_cols(float* out, int64_t ldo, const float* x, int64_t T, const Tensor& w);
   ThreadPool pool_;
   std::string simd_;
   MatmulFn mm_;
+  QuantMatmulFn qmm_;
+  ActScratch act_, act_experts_;  // quantized activations of matmul / matmul_many, and of the experts' w1 / w3
   std::vector<float> gathered_, hidden_, expert_out_;  // moe_experts scratch, reused across calls
 };
 

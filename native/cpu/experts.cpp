@@ -27,11 +27,11 @@ void CpuBackend::moe_experts(float* out, const float* x, int T, int D, const Rou
       std::memcpy(&gathered_[size_t(r) * D], x + size_t(plan.slots[size_t(b + r)] / K) * D, sizeof(float) * D);
     float* h1 = hidden_.data();
     float* h3 = h1 + size_t(n) * I;
-    MatmulFn mm = mm_;
-    const float* xg = gathered_.data();
+    const Tensor* w13[2] = {&ew.w1, &ew.w3};
+    const PreparedX xg = prepare_x(gathered_.data(), n, D, w13, 2, act_experts_);
     pool_.parallel_for(I, 16, [&](int64_t o0, int64_t o1, int) {
-      mm(h1, I, xg, n, D, ew.w1.data, ew.w1.dtype, o0, o1);
-      mm(h3, I, xg, n, D, ew.w3.data, ew.w3.dtype, o0, o1);
+      matmul_rows(h1, I, xg, ew.w1, o0, o1);
+      matmul_rows(h3, I, xg, ew.w3, o0, o1);
       for (int r = 0; r < n; ++r)
         for (int64_t i = o0; i < o1; ++i) {
           const float g = h1[size_t(r) * I + i];

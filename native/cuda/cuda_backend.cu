@@ -154,8 +154,16 @@ void CudaBackend::check_fits(const ModelWeights& w, const ModelConfig& c) const 
                                      device_name_ + ") has " + gib(free_b) + " free of " + gib(total_b));
 }
 
+// The CUDA kernels read F32 / F16 / BF16 only: a quantized weight is refused, never computed wrongly.
+static void refuse_quantized(const Tensor& t, const char* what) {
+  if (is_quantized(t.dtype))
+    throw Error("UNSUPPORTED_QUANT", std::string("the CUDA backend cannot compute ") + dtype_name(t.dtype) + " weights (" +
+                                         what + "); use the CPU backend for quantized models");
+}
+
 void CudaBackend::upload_weights(ModelWeights& w) {
   use();
+  for_each_tensor(w, [&](const Tensor& t) { refuse_quantized(t, "model weights"); });
   std::map<const void*, std::pair<size_t, void*>> copies;  // host bytes -> (size, device copy)
   for_each_tensor(w, [&](const Tensor& t) {
     auto& c = copies[t.data];
@@ -172,6 +180,7 @@ void CudaBackend::upload_weights(ModelWeights& w) {
 
 Tensor CudaBackend::upload_tensor(const Tensor& host) {
   use();
+  refuse_quantized(host, "a tensor");
   void* d = device_alloc(host.bytes(), "a tensor");
   owned_.push_back(d);
   check(cudaMemcpy(d, host.data, host.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy (tensor to the GPU)");
