@@ -7,6 +7,7 @@
 //     with an offset (Q3_K: 4, Q6_K: 32): sum += d_x * d_w * (A - B),        c_s = offset * sc_s
 // Memory layout: the blocks of quant_blocks.h, one row of nb blocks each.
 #include <cstring>
+#include <type_traits>
 
 #include "quant_dot_driver.h"
 #include "quant_matmul.h"
@@ -36,52 +37,54 @@ void unpack32(const uint8_t* qs, const uint8_t* qh4, uint8_t* u) {
   }
 }
 
+// The 32-element types: u unsigned (4 or 5 bits, HB: with the fifth bit from qh); without a min the value is
+// u - OFF (Q4_0: 8, Q5_0: 16), with one (Q4_1, Q5_1) d * u + m.
+template <bool HB, int OFF, class B, class A>
+float dot_32(const B* w, const A* x, int64_t nb) {
+  float s = 0.f;
+  uint8_t u[QK];
+  for (int64_t i = 0; i < nb; ++i) {
+    if constexpr (HB) unpack32(w[i].qs, w[i].qh, u);
+    else unpack32(w[i].qs, nullptr, u);
+    int isum = 0;
+    for (int j = 0; j < QK; ++j) isum += (int(u[j]) - OFF) * x[i].qs[j];
+    s += float(isum) * (h2f(w[i].d) * h2f(x[i].d));
+    if constexpr (std::is_same_v<A, BlockQ8_1>) s += h2f(w[i].m) * h2f(x[i].s);
+  }
+  return s;
+}
+
+// Q4_K / Q5_K: unpack(block, g, l, lo, hi) gives element l of sub-blocks 2g and 2g + 1 (unsigned); per super-block
+// A = sum_s sc_s * (u . x)_s and B = sum_s m_s * bsum_s.
+template <class B, class U>
+float dot_k32(const B* w, const BlockQ8_K* x, int64_t nb, U unpack) {
+  float s = 0.f;
+  uint8_t u[QK_K];
+  for (int64_t i = 0; i < nb; ++i) {
+    for (int g = 0; g < 4; ++g)
+      for (int l = 0; l < 32; ++l) unpack(w[i], g, l, u[64 * g + l], u[64 * g + 32 + l]);
+    int A = 0, Bs = 0;
+    for (int sb = 0; sb < 8; ++sb) {
+      uint8_t sc, m;
+      scale_min_k4(sb, w[i].scales, sc, m);
+      A += sc * dot_u8(u + 32 * sb, x[i].qs + 32 * sb, 32);
+      Bs += m * (x[i].bsums[2 * sb] + x[i].bsums[2 * sb + 1]);
+    }
+    s += x[i].d * h2f(w[i].d) * float(A) - x[i].d * h2f(w[i].dmin) * float(Bs);
+  }
+  return s;
+}
+
 struct Generic {
   static float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
     float s = 0.f;
     for (int64_t i = 0; i < nb; ++i) s += float(dot_i8(w[i].qs, x[i].qs, QK)) * (h2f(w[i].d) * h2f(x[i].d));
     return s;
   }
-  static float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
-    float s = 0.f;
-    uint8_t u[QK];
-    for (int64_t i = 0; i < nb; ++i) {
-      unpack32(w[i].qs, nullptr, u);
-      int isum = 0;
-      for (int j = 0; j < QK; ++j) isum += (int(u[j]) - 8) * x[i].qs[j];
-      s += float(isum) * (h2f(w[i].d) * h2f(x[i].d));
-    }
-    return s;
-  }
-  static float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
-    float s = 0.f;
-    uint8_t u[QK];
-    for (int64_t i = 0; i < nb; ++i) {
-      unpack32(w[i].qs, w[i].qh, u);
-      int isum = 0;
-      for (int j = 0; j < QK; ++j) isum += (int(u[j]) - 16) * x[i].qs[j];
-      s += float(isum) * (h2f(w[i].d) * h2f(x[i].d));
-    }
-    return s;
-  }
-  static float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
-    float s = 0.f;
-    uint8_t u[QK];
-    for (int64_t i = 0; i < nb; ++i) {
-      unpack32(w[i].qs, nullptr, u);
-      s += float(dot_u8(u, x[i].qs, QK)) * (h2f(w[i].d) * h2f(x[i].d)) + h2f(w[i].m) * h2f(x[i].s);
-    }
-    return s;
-  }
-  static float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
-    float s = 0.f;
-    uint8_t u[QK];
-    for (int64_t i = 0; i < nb; ++i) {
-      unpack32(w[i].qs, w[i].qh, u);
-      s += float(dot_u8(u, x[i].qs, QK)) * (h2f(w[i].d) * h2f(x[i].d)) + h2f(w[i].m) * h2f(x[i].s);
-    }
-    return s;
-  }
+  static float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) { return dot_32<false, 8>(w, x, nb); }
+  static float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) { return dot_32<true, 16>(w, x, nb); }
+  static float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) { return dot_32<false, 0>(w, x, nb); }
+  static float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) { return dot_32<true, 0>(w, x, nb); }
 
   static float dot_q2_k(const BlockQ2_K* w, const BlockQ8_K* x, int64_t nb) {
     float s = 0.f;
@@ -121,44 +124,16 @@ struct Generic {
     return s;
   }
   static float dot_q4_k(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
-    float s = 0.f;
-    uint8_t u[QK_K];
-    for (int64_t i = 0; i < nb; ++i) {
-      for (int g = 0; g < 4; ++g)
-        for (int l = 0; l < 32; ++l) {
-          u[64 * g + l] = w[i].qs[32 * g + l] & 0xF;
-          u[64 * g + 32 + l] = w[i].qs[32 * g + l] >> 4;
-        }
-      int A = 0, B = 0;
-      for (int sb = 0; sb < 8; ++sb) {
-        uint8_t sc, m;
-        scale_min_k4(sb, w[i].scales, sc, m);
-        A += sc * dot_u8(u + 32 * sb, x[i].qs + 32 * sb, 32);
-        B += m * (x[i].bsums[2 * sb] + x[i].bsums[2 * sb + 1]);
-      }
-      s += x[i].d * h2f(w[i].d) * float(A) - x[i].d * h2f(w[i].dmin) * float(B);
-    }
-    return s;
+    return dot_k32(w, x, nb, [](const BlockQ4_K& b, int g, int l, uint8_t& lo, uint8_t& hi) {
+      lo = b.qs[32 * g + l] & 0xF;
+      hi = b.qs[32 * g + l] >> 4;
+    });
   }
   static float dot_q5_k(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb) {
-    float s = 0.f;
-    uint8_t u[QK_K];
-    for (int64_t i = 0; i < nb; ++i) {
-      for (int g = 0; g < 4; ++g)
-        for (int l = 0; l < 32; ++l) {
-          u[64 * g + l] = uint8_t((w[i].qs[32 * g + l] & 0xF) | (((w[i].qh[l] >> (2 * g)) & 1) << 4));
-          u[64 * g + 32 + l] = uint8_t((w[i].qs[32 * g + l] >> 4) | (((w[i].qh[l] >> (2 * g + 1)) & 1) << 4));
-        }
-      int A = 0, B = 0;
-      for (int sb = 0; sb < 8; ++sb) {
-        uint8_t sc, m;
-        scale_min_k4(sb, w[i].scales, sc, m);
-        A += sc * dot_u8(u + 32 * sb, x[i].qs + 32 * sb, 32);
-        B += m * (x[i].bsums[2 * sb] + x[i].bsums[2 * sb + 1]);
-      }
-      s += x[i].d * h2f(w[i].d) * float(A) - x[i].d * h2f(w[i].dmin) * float(B);
-    }
-    return s;
+    return dot_k32(w, x, nb, [](const BlockQ5_K& b, int g, int l, uint8_t& lo, uint8_t& hi) {
+      lo = uint8_t((b.qs[32 * g + l] & 0xF) | (((b.qh[l] >> (2 * g)) & 1) << 4));
+      hi = uint8_t((b.qs[32 * g + l] >> 4) | (((b.qh[l] >> (2 * g + 1)) & 1) << 4));
+    });
   }
   static float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
     float s = 0.f;

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "quant_blocks.h"
 
@@ -59,53 +60,44 @@ struct Dot {
   // Signed weights times signed activations, via |w| * (x with w's sign).
   static __m256i dot_ss(__m256i w, __m256i x) { return P::dot(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)); }
 
-  static float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
+  // 32-element types: the block's 32 quants as bytes (unpack(block) -> __m256i), signed (Q8_0, Q4_0, Q5_0) or
+  // unsigned with a min (Q4_1, Q5_1: + m_w * s_x per block).
+  template <class B, class A, class U>
+  static float dot_32(const B* w, const A* x, int64_t nb, U unpack) {
     __m256 acc = _mm256_setzero_ps();
+    float mins = 0.f;
     for (int64_t i = 0; i < nb; ++i) {
-      const __m256i p = dot_ss(load32(w[i].qs), load32(x[i].qs));
+      const __m256i q = unpack(w[i]), xq = load32(x[i].qs);
+      __m256i p;
+      if constexpr (std::is_same_v<A, BlockQ8_1>) {
+        p = P::dot(q, xq);
+        mins += h2f(w[i].m) * h2f(x[i].s);
+      } else {
+        p = dot_ss(q, xq);
+      }
       acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[i].d) * h2f(x[i].d)), _mm256_cvtepi32_ps(p), acc);
     }
-    return hsum(acc);
+    return hsum(acc) + mins;
+  }
+  static float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
+    return dot_32(w, x, nb, [](const BlockQ8_0& b) { return load32(b.qs); });
   }
   static float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      const __m256i q = _mm256_sub_epi8(nibbles32(w[i].qs), bytes(8));
-      const __m256i p = dot_ss(q, load32(x[i].qs));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[i].d) * h2f(x[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum(acc);
+    return dot_32(w, x, nb, [](const BlockQ4_0& b) { return _mm256_sub_epi8(nibbles32(b.qs), bytes(8)); });
   }
   static float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      // (q | bit4) - 16 == q | 0xF0 where bit 4 is clear (as a signed byte).
-      const __m256i q = _mm256_or_si256(nibbles32(w[i].qs), _mm256_andnot_si256(bits32(w[i].qh), bytes(0xF0)));
-      const __m256i p = dot_ss(q, load32(x[i].qs));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[i].d) * h2f(x[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum(acc);
+    // (q | bit4) - 16 == q | 0xF0 where bit 4 is clear (as a signed byte).
+    return dot_32(w, x, nb, [](const BlockQ5_0& b) {
+      return _mm256_or_si256(nibbles32(b.qs), _mm256_andnot_si256(bits32(b.qh), bytes(0xF0)));
+    });
   }
   static float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0.f;
-    for (int64_t i = 0; i < nb; ++i) {
-      const __m256i p = P::dot(nibbles32(w[i].qs), load32(x[i].qs));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[i].d) * h2f(x[i].d)), _mm256_cvtepi32_ps(p), acc);
-      mins += h2f(w[i].m) * h2f(x[i].s);
-    }
-    return hsum(acc) + mins;
+    return dot_32(w, x, nb, [](const BlockQ4_1& b) { return nibbles32(b.qs); });
   }
   static float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0.f;
-    for (int64_t i = 0; i < nb; ++i) {
-      const __m256i q = _mm256_or_si256(nibbles32(w[i].qs), _mm256_and_si256(bits32(w[i].qh), bytes(0x10)));
-      const __m256i p = P::dot(q, load32(x[i].qs));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[i].d) * h2f(x[i].d)), _mm256_cvtepi32_ps(p), acc);
-      mins += h2f(w[i].m) * h2f(x[i].s);
-    }
-    return hsum(acc) + mins;
+    return dot_32(w, x, nb, [](const BlockQ5_1& b) {
+      return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(bits32(b.qh), bytes(0x10)));
+    });
   }
 
   // K types: A (integer, scaled per sub-block) in vector lanes, B (mins / offsets) as a scalar integer.
@@ -152,48 +144,42 @@ struct Dot {
     }
     return hsum(acc);
   }
-  static float dot_q4_k(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
+  // Q4_K / Q5_K: 4 groups of 64 (two sub-blocks of 32); unpack(block, g) -> {low sub-block, high sub-block}.
+  template <class B, class U>
+  static float dot_k32(const B* w, const BlockQ8_K* x, int64_t nb, U unpack) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0.f;
     for (int64_t i = 0; i < nb; ++i) {
       __m256i a = _mm256_setzero_si256();
-      int B = 0;
+      int Bs = 0;
       for (int g = 0; g < 4; ++g) {
         uint8_t s0, m0, s1, m1;
         scale_min_k4(2 * g, w[i].scales, s0, m0);
         scale_min_k4(2 * g + 1, w[i].scales, s1, m1);
-        const __m256i q = load32(w[i].qs + 32 * g);
-        a = P::dot_scaled(a, field(q, 0, 0xF), load32(x[i].qs + 64 * g), P::scales(s0, s0));
-        a = P::dot_scaled(a, field(q, 4, 0xF), load32(x[i].qs + 64 * g + 32), P::scales(s1, s1));
-        B += m0 * (x[i].bsums[4 * g] + x[i].bsums[4 * g + 1]) + m1 * (x[i].bsums[4 * g + 2] + x[i].bsums[4 * g + 3]);
+        __m256i lo, hi;
+        unpack(w[i], g, lo, hi);
+        a = P::dot_scaled(a, lo, load32(x[i].qs + 64 * g), P::scales(s0, s0));
+        a = P::dot_scaled(a, hi, load32(x[i].qs + 64 * g + 32), P::scales(s1, s1));
+        Bs += m0 * (x[i].bsums[4 * g] + x[i].bsums[4 * g + 1]) + m1 * (x[i].bsums[4 * g + 2] + x[i].bsums[4 * g + 3]);
       }
       acc = _mm256_fmadd_ps(_mm256_set1_ps(x[i].d * h2f(w[i].d)), _mm256_cvtepi32_ps(a), acc);
-      mins += x[i].d * h2f(w[i].dmin) * float(B);
+      mins += x[i].d * h2f(w[i].dmin) * float(Bs);
     }
     return hsum(acc) - mins;
   }
+  static float dot_q4_k(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
+    return dot_k32(w, x, nb, [](const BlockQ4_K& b, int g, __m256i& lo, __m256i& hi) {
+      const __m256i q = load32(b.qs + 32 * g);
+      lo = field(q, 0, 0xF);
+      hi = field(q, 4, 0xF);
+    });
+  }
   static float dot_q5_k(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0.f;
-    for (int64_t i = 0; i < nb; ++i) {
-      const __m256i qh = load32(w[i].qh);
-      __m256i a = _mm256_setzero_si256();
-      int B = 0;
-      for (int g = 0; g < 4; ++g) {
-        uint8_t s0, m0, s1, m1;
-        scale_min_k4(2 * g, w[i].scales, s0, m0);
-        scale_min_k4(2 * g + 1, w[i].scales, s1, m1);
-        const __m256i q = load32(w[i].qs + 32 * g);
-        const __m256i lo = _mm256_or_si256(field(q, 0, 0xF), _mm256_slli_epi16(field(qh, 2 * g, 1), 4));
-        const __m256i hi = _mm256_or_si256(field(q, 4, 0xF), _mm256_slli_epi16(field(qh, 2 * g + 1, 1), 4));
-        a = P::dot_scaled(a, lo, load32(x[i].qs + 64 * g), P::scales(s0, s0));
-        a = P::dot_scaled(a, hi, load32(x[i].qs + 64 * g + 32), P::scales(s1, s1));
-        B += m0 * (x[i].bsums[4 * g] + x[i].bsums[4 * g + 1]) + m1 * (x[i].bsums[4 * g + 2] + x[i].bsums[4 * g + 3]);
-      }
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(x[i].d * h2f(w[i].d)), _mm256_cvtepi32_ps(a), acc);
-      mins += x[i].d * h2f(w[i].dmin) * float(B);
-    }
-    return hsum(acc) - mins;
+    return dot_k32(w, x, nb, [](const BlockQ5_K& b, int g, __m256i& lo, __m256i& hi) {
+      const __m256i q = load32(b.qs + 32 * g), qh = load32(b.qh);
+      lo = _mm256_or_si256(field(q, 0, 0xF), _mm256_slli_epi16(field(qh, 2 * g, 1), 4));
+      hi = _mm256_or_si256(field(q, 4, 0xF), _mm256_slli_epi16(field(qh, 2 * g + 1, 1), 4));
+    });
   }
   static float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();

@@ -4,7 +4,7 @@
 //            +-65504, the smallest normal, subnormals, +-0) and ggml's dequantize_row_* of them (to_float);
 //   matmul:  a weight quantized by ggml (ggml_quantize_chunk, no imatrix) from random floats, activations
 //            x [T, K] for T = 1 and 7, and ggml's CPU mul_mat result (8-bit activations, integer dots).
-// Build and run with tools/quant-fixtures/make-quant-fixtures.sh (links the llama.cpp build in /tmp/llama).
+// Built and run by tools/quant-fixtures/make-quant-fixtures.sh (links the llama.cpp build in /tmp/llama).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

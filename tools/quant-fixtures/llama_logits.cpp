@@ -1,6 +1,6 @@
 // Prints llama.cpp's view of a GGUF as JSON: the logits at every position of a fixed prompt (token ids, so no
 // tokenizer is involved), the tensor types it loaded, and a greedy continuation of 16 tokens. CPU only,
-// 2 threads. Build: see make-gguf-quant-fixtures.sh.
+// 2 threads. Built and run by make-quant-fixtures.sh.
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
