@@ -9,9 +9,6 @@ namespace smoe::cpu {
 namespace {
 struct MaddUbs {
   static __m256i dot(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)); }
-  static __m256i scales(int lo, int hi) {
-    return _mm256_set_m128i(_mm_set1_epi16(int16_t(hi)), _mm_set1_epi16(int16_t(lo)));
-  }
   static __m256i dot_scaled(__m256i acc, __m256i u, __m256i s, __m256i sc) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), sc));
   }

@@ -1,6 +1,6 @@
 // AVX512-VNNI instantiation of the quantized dot products (quant_dot_x86.h), compiled with -mavx512vnni
-// -mavx512vl: bytes u8 x s8 -> vpdpbusd (4 products summed straight into each int32 lane, no int16 step),
-// per-sub-block scales applied with vpmulld.
+// -mavx512vl: unscaled, bytes u8 x s8 -> vpdpbusd (4 products summed straight into each int32 lane); scaled
+// per sub-block, vpmaddubsw (pairs to int16) -> vpdpwssd (times the int16 scales, added into the int32 lanes).
 #include "quant_dot_driver.h"
 #include "quant_dot_x86.h"
 #include "quant_matmul.h"
@@ -9,9 +9,8 @@ namespace smoe::cpu {
 namespace {
 struct Vnni {
   static __m256i dot(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
-  static __m256i scales(int lo, int hi) { return _mm256_set_m128i(_mm_set1_epi32(hi), _mm_set1_epi32(lo)); }
-  static __m256i dot_scaled(__m256i acc, __m256i u, __m256i s, __m256i sc) {
-    return _mm256_add_epi32(acc, _mm256_mullo_epi32(dot(u, s), sc));
+  static __m256i dot_scaled(__m256i acc, __m256i u, __m256i s, __m256i sc16) {
+    return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s), sc16);
   }
 };
 }  // namespace

@@ -6,8 +6,8 @@
 // block's integer sum is converted and accumulated in fp32 lanes (one horizontal sum per row).
 // P provides (u: unsigned bytes, s: signed bytes; lanes: 8 x int32, lane k = bytes 4k .. 4k + 3):
 //   dot(u, s)                    -> lanes of sum u * s
-//   scales(lo, hi)               -> a scale vector for dot_scaled: lo for bytes 0..15, hi for bytes 16..31
-//   dot_scaled(acc, u, s, sc)    -> acc + lanes of sum u * s, each times its scale
+//   dot_scaled(acc, u, s, sc16)  -> acc + lanes of sum (u * s) * sc16, sc16 holding one int16 scale per byte
+//                                   pair (pairs 2k, 2k + 1 land in lane k); |u * s| pair sums stay < 2^15
 // Requires AVX2 (+ FMA) in both builds.
 #pragma once
 #include <immintrin.h>
@@ -100,72 +100,96 @@ struct Dot {
     });
   }
 
-  // K types: A (integer, scaled per sub-block) in vector lanes, B (mins / offsets) as a scalar integer.
+  // K types. Per super-block: A = sum over groups of 32 of (u . x) per 16-bit lane pair times the sub-block's
+  // scale (int16 lanes, see the shuffles below), kept in int32 lanes; the mins / offsets term B = sum_s c_s *
+  // bsum_s is a vpmaddwd of the scales or mins with the activation's bsums (16 x int16).
+  // Sub-blocks of 16 (Q2_K, Q3_K, Q6_K): scales16 holds 16 int16 scales; group k of half h uses sub-blocks
+  // 8h + 2k (bytes 0..15) and 8h + 2k + 1 (bytes 16..31).
+  static __m256i scales_16(__m256i scales16, int h, int k) {
+    const __m128i half = h ? _mm256_extracti128_si256(scales16, 1) : _mm256_castsi256_si128(scales16);
+    const __m256i both = _mm256_set_m128i(half, half);
+    // Low 128 bits: int16 lane 2k of `half` everywhere; high 128 bits: lane 2k + 1.
+    const __m256i shuf = _mm256_set_m128i(_mm_set1_epi16(int16_t((4 * k + 2) | (4 * k + 3) << 8)),
+                                          _mm_set1_epi16(int16_t((4 * k) | (4 * k + 1) << 8)));
+    return _mm256_shuffle_epi8(both, shuf);
+  }
+  // Sub-blocks of 32 (Q4_K, Q5_K): int16 lane s of scales8 (8 scales) everywhere.
+  static __m256i scales_32(__m128i scales8, int s) {
+    return _mm256_shuffle_epi8(_mm256_set_m128i(scales8, scales8), _mm256_set1_epi16(int16_t((2 * s) | (2 * s + 1) << 8)));
+  }
+  static __m256i bsums(const BlockQ8_K& x) { return load32(x.bsums); }
+  // 16 int32 products c_s * bsum_s summed in pairs (8 lanes).
+  static __m256i weighted_bsums(__m256i c16, const BlockQ8_K& x) { return _mm256_madd_epi16(c16, bsums(x)); }
+
   static float dot_q2_k(const BlockQ2_K* w, const BlockQ8_K* x, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0.f;
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
-      const uint8_t* sc = w[i].scales;
+      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
+      const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)));
+      const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
       __m256i a = _mm256_setzero_si256();
       for (int h = 0; h < 2; ++h) {
         const __m256i q = load32(w[i].qs + 32 * h);
-        for (int j = 0; j < 4; ++j) {
-          const int s = 8 * h + 2 * j;
-          a = P::dot_scaled(a, field(q, 2 * j, 3), load32(x[i].qs + 128 * h + 32 * j),
-                            P::scales(sc[s] & 0xF, sc[s + 1] & 0xF));
-        }
+        for (int j = 0; j < 4; ++j)
+          a = P::dot_scaled(a, field(q, 2 * j, 3), load32(x[i].qs + 128 * h + 32 * j), scales_16(sc16, h, j));
       }
-      int B = 0;
-      for (int s = 0; s < 16; ++s) B += (sc[s] >> 4) * x[i].bsums[s];
       acc = _mm256_fmadd_ps(_mm256_set1_ps(x[i].d * h2f(w[i].d)), _mm256_cvtepi32_ps(a), acc);
-      mins += x[i].d * h2f(w[i].dmin) * float(B);
+      accm = _mm256_fmadd_ps(_mm256_set1_ps(x[i].d * h2f(w[i].dmin)), _mm256_cvtepi32_ps(weighted_bsums(m16, x[i])), accm);
     }
-    return hsum(acc) - mins;
+    return hsum(acc) - hsum(accm);
   }
   static float dot_q3_k(const BlockQ3_K* w, const BlockQ8_K* x, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     int8_t sc[16];
     for (int64_t i = 0; i < nb; ++i) {
       unpack_q3k_scales(w[i].scales, sc);
+      const __m128i s8 = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)), _mm_set1_epi8(32));
+      const __m256i sc16 = _mm256_cvtepi8_epi16(s8);
       const __m256i hm = load32(w[i].hmask);
       __m256i a = _mm256_setzero_si256();
       for (int h = 0; h < 2; ++h) {
         const __m256i q = load32(w[i].qs + 32 * h);
         for (int j = 0; j < 4; ++j) {
-          const int s = 8 * h + 2 * j;
           const __m256i u = _mm256_or_si256(field(q, 2 * j, 3), _mm256_slli_epi16(field(hm, 4 * h + j, 1), 2));
-          a = P::dot_scaled(a, u, load32(x[i].qs + 128 * h + 32 * j), P::scales(sc[s] - 32, sc[s + 1] - 32));
+          a = P::dot_scaled(a, u, load32(x[i].qs + 128 * h + 32 * j), scales_16(sc16, h, j));
         }
       }
-      int B = 0;
-      for (int s = 0; s < 16; ++s) B += 4 * (sc[s] - 32) * x[i].bsums[s];
-      a = _mm256_sub_epi32(a, _mm256_setr_epi32(B, 0, 0, 0, 0, 0, 0, 0));
+      a = _mm256_sub_epi32(a, _mm256_slli_epi32(weighted_bsums(sc16, x[i]), 2));  // offset 4
       acc = _mm256_fmadd_ps(_mm256_set1_ps(x[i].d * h2f(w[i].d)), _mm256_cvtepi32_ps(a), acc);
     }
     return hsum(acc);
   }
-  // Q4_K / Q5_K: 4 groups of 64 (two sub-blocks of 32); unpack(block, g) -> {low sub-block, high sub-block}.
+  // Q4_K / Q5_K: 4 groups of 64 (two sub-blocks of 32); unpack(block, g, lo, hi) gives their unsigned quants.
+  // The 6-bit scales and mins are unpacked 8 at a time as ggml's AVX2 code does (12 bytes -> 8 + 8 bytes).
   template <class B, class U>
   static float dot_k32(const B* w, const BlockQ8_K* x, int64_t nb, U unpack) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0.f;
+    constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
+      uint32_t u[4];
+      std::memcpy(u, w[i].scales, 12);
+      u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
+      const uint32_t m0 = u[1] & kmask1;
+      u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
+      u[2] = m0;
+      u[0] &= kmask1;  // bytes of u[0..1]: the 8 scales; of u[2..3]: the 8 mins
+      const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_set_epi32(int(u[3]), int(u[2]), int(u[1]), int(u[0])));
+      const __m128i sc8 = _mm256_castsi256_si128(sm16);
       __m256i a = _mm256_setzero_si256();
-      int Bs = 0;
       for (int g = 0; g < 4; ++g) {
-        uint8_t s0, m0, s1, m1;
-        scale_min_k4(2 * g, w[i].scales, s0, m0);
-        scale_min_k4(2 * g + 1, w[i].scales, s1, m1);
         __m256i lo, hi;
         unpack(w[i], g, lo, hi);
-        a = P::dot_scaled(a, lo, load32(x[i].qs + 64 * g), P::scales(s0, s0));
-        a = P::dot_scaled(a, hi, load32(x[i].qs + 64 * g + 32), P::scales(s1, s1));
-        Bs += m0 * (x[i].bsums[4 * g] + x[i].bsums[4 * g + 1]) + m1 * (x[i].bsums[4 * g + 2] + x[i].bsums[4 * g + 3]);
+        a = P::dot_scaled(a, lo, load32(x[i].qs + 64 * g), scales_32(sc8, 2 * g));
+        a = P::dot_scaled(a, hi, load32(x[i].qs + 64 * g + 32), scales_32(sc8, 2 * g + 1));
       }
+      // Mins: sub-block s covers bsums 2s and 2s + 1: pair-add the bsums, then multiply by the 8 mins.
+      const __m256i bs = bsums(x[i]);
+      const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+      const __m128i mb = _mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), pairs);
       acc = _mm256_fmadd_ps(_mm256_set1_ps(x[i].d * h2f(w[i].d)), _mm256_cvtepi32_ps(a), acc);
-      mins += x[i].d * h2f(w[i].dmin) * float(Bs);
+      accm = _mm256_fmadd_ps(_mm256_set1_ps(x[i].d * h2f(w[i].dmin)), _mm256_cvtepi32_ps(_mm256_castsi128_si256(mb)), accm);
     }
-    return hsum(acc) - mins;
+    return hsum(acc) - hsum(accm);
   }
   static float dot_q4_k(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
     return dot_k32(w, x, nb, [](const BlockQ4_K& b, int g, __m256i& lo, __m256i& hi) {
@@ -184,7 +208,7 @@ struct Dot {
   static float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
-      const int8_t* sc = w[i].scales;
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
       __m256i a = _mm256_setzero_si256();
       for (int h = 0; h < 2; ++h) {
         const __m256i ql0 = load32(w[i].ql + 64 * h), ql1 = load32(w[i].ql + 64 * h + 32);
@@ -195,14 +219,10 @@ struct Dot {
             _mm256_or_si256(field(ql0, 4, 0xF), _mm256_slli_epi16(field(qh, 4, 3), 4)),
             _mm256_or_si256(field(ql1, 4, 0xF), _mm256_slli_epi16(field(qh, 6, 3), 4)),
         };
-        for (int k = 0; k < 4; ++k) {
-          const int s = 8 * h + 2 * k;
-          a = P::dot_scaled(a, u[k], load32(x[i].qs + 128 * h + 32 * k), P::scales(sc[s], sc[s + 1]));
-        }
+        for (int k = 0; k < 4; ++k)
+          a = P::dot_scaled(a, u[k], load32(x[i].qs + 128 * h + 32 * k), scales_16(sc16, h, k));
       }
-      int B = 0;
-      for (int s = 0; s < 16; ++s) B += 32 * sc[s] * x[i].bsums[s];
-      a = _mm256_sub_epi32(a, _mm256_setr_epi32(B, 0, 0, 0, 0, 0, 0, 0));
+      a = _mm256_sub_epi32(a, _mm256_slli_epi32(weighted_bsums(sc16, x[i]), 5));  // offset 32
       acc = _mm256_fmadd_ps(_mm256_set1_ps(x[i].d * h2f(w[i].d)), _mm256_cvtepi32_ps(a), acc);
     }
     return hsum(acc);
