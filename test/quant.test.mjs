@@ -106,7 +106,7 @@ describe('matmul against llama.cpp (ggml CPU mul_mat on the same weight bytes an
 describe('matmul against an fp64 reference on the dequantized weights', () => {
   for (const type of TYPES) {
     for (const simd of SIMDS) {
-      test(`${type} on ${simd}: odd shapes, T = 1 and T = 7, within the activation-rounding bound`, () => {
+      test(`${type} on ${simd}: odd shapes, T = 1, 2 and 7, within the activation-rounding bound`, () => {
         // The dequant fixture's random blocks (extreme scales included) viewed as an odd shape: 31 rows of 3
         // blocks (32-element types) or 3 rows of 3 super-blocks (K types).
         const [be, bb] = BLOCK[type];
@@ -114,7 +114,7 @@ describe('matmul against an fp64 reference on the dequantized weights', () => {
         const w = { data: u8(REF.types[type].dequant.blocks).slice(0, rows * 3 * bb), dtype: type, rows, cols };
         const wd = op('dequantize', { w }).out;
         const act = BLOCK[type][0] === 256 ? 256 : 32;
-        for (const T of [1, 7]) {
+        for (const T of [1, 2, 7]) {  // the kernels take tokens 4 at a time: 1, 2 and 4 + 3
           const x = randn(T * cols, rng(1000 + T));
           const got = op('matmul', { simd, T, x, w }).out;
           for (let t = 0; t < T; t++) {

@@ -1,9 +1,10 @@
 // The row/token loop shared by every instruction set's quantized matmul (quant_dot_<isa>.cpp):
-//   out[t * ldo + o] = D::dot_<type>(weight row o, activation row t, blocks per row)
-// for t in [0, T), o in [o0, o1). Weight rows are R at a time: a tile of R rows (a few KB of blocks) stays in
-// L1 while every token's prepared activation row passes over it, so each weight byte is read from memory
-// once per call (decode: T = 1, a bandwidth-bound matvec; prefill: T > 1). D supplies one dot product per
-// weight type, float dot_<type>(const BlockW* w, const BlockA* x, int64_t nb).
+//   out[t * ldo + o] = weight row o . prepared activation row t,   t in [0, T), o in [o0, o1)
+// One weight row (a few KB of blocks) at a time stays in L1 while the token rows pass over it 4 at a time,
+// so each weight byte is read from memory once per call (decode: T = 1, a bandwidth-bound matvec; prefill:
+// T > 1, where the kernel unpacks each weight group once for 4 tokens). D supplies, overloaded on the
+// weight and activation block types, template <int C> void dot(const WB* w, const AB* const* x, int64_t nb,
+// float* out): out[c] = w . x[c] over nb blocks, for C = 1 .. 4 token rows.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -12,17 +13,31 @@
 
 namespace smoe::cpu {
 
-template <class WB, class AB, float (*Dot)(const WB*, const AB*, int64_t)>
+template <class D, class WB, class AB, int C>
+inline void quant_tile(float* out, int64_t ldo, const WB* wr, const AB* xb, int64_t t, int64_t nb, int64_t o) {
+  const AB* xs[C];
+  float r[C];
+  for (int c = 0; c < C; ++c) xs[c] = xb + (t + c) * nb;
+  D::template dot<C>(wr, xs, nb, r);
+  for (int c = 0; c < C; ++c) out[(t + c) * ldo + o] = r[c];
+}
+
+template <class D, class WB, class AB>
 void quant_rows(float* out, int64_t ldo, const void* xq, int64_t T, int64_t K, const void* w, int64_t o0, int64_t o1) {
-  constexpr int R = 4;
-  constexpr int64_t welems = sizeof(AB) == sizeof(BlockQ8_K) ? QK_K : QK;
-  const int64_t nb = K / welems;
+  constexpr int64_t elems = sizeof(AB) == sizeof(BlockQ8_K) ? QK_K : QK;
+  const int64_t nb = K / elems;
   const WB* wb = static_cast<const WB*>(w);
   const AB* xb = static_cast<const AB*>(xq);
-  for (int64_t o = o0; o < o1; o += R) {
-    const int64_t e = std::min(o + R, o1);
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t r = o; r < e; ++r) out[t * ldo + r] = Dot(wb + r * nb, xb + t * nb, nb);
+  for (int64_t o = o0; o < o1; ++o) {
+    const WB* wr = wb + o * nb;
+    int64_t t = 0;
+    for (; t + 4 <= T; t += 4) quant_tile<D, WB, AB, 4>(out, ldo, wr, xb, t, nb, o);
+    switch (T - t) {
+      case 3: quant_tile<D, WB, AB, 3>(out, ldo, wr, xb, t, nb, o); break;
+      case 2: quant_tile<D, WB, AB, 2>(out, ldo, wr, xb, t, nb, o); break;
+      case 1: quant_tile<D, WB, AB, 1>(out, ldo, wr, xb, t, nb, o); break;
+      default: break;
+    }
   }
 }
 
@@ -30,16 +45,16 @@ template <class D>
 void quant_matmul_dispatch(float* out, int64_t ldo, const void* xq, int64_t T, int64_t K, const void* w, DType wt,
                            int64_t o0, int64_t o1) {
   switch (wt) {
-    case DType::Q8_0: quant_rows<BlockQ8_0, BlockQ8_0, D::dot_q8_0>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q4_0: quant_rows<BlockQ4_0, BlockQ8_0, D::dot_q4_0>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q4_1: quant_rows<BlockQ4_1, BlockQ8_1, D::dot_q4_1>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q5_0: quant_rows<BlockQ5_0, BlockQ8_0, D::dot_q5_0>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q5_1: quant_rows<BlockQ5_1, BlockQ8_1, D::dot_q5_1>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q2_K: quant_rows<BlockQ2_K, BlockQ8_K, D::dot_q2_k>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q3_K: quant_rows<BlockQ3_K, BlockQ8_K, D::dot_q3_k>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q4_K: quant_rows<BlockQ4_K, BlockQ8_K, D::dot_q4_k>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q5_K: quant_rows<BlockQ5_K, BlockQ8_K, D::dot_q5_k>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q6_K: quant_rows<BlockQ6_K, BlockQ8_K, D::dot_q6_k>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q8_0: quant_rows<D, BlockQ8_0, BlockQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q4_0: quant_rows<D, BlockQ4_0, BlockQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q4_1: quant_rows<D, BlockQ4_1, BlockQ8_1>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q5_0: quant_rows<D, BlockQ5_0, BlockQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q5_1: quant_rows<D, BlockQ5_1, BlockQ8_1>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q2_K: quant_rows<D, BlockQ2_K, BlockQ8_K>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q3_K: quant_rows<D, BlockQ3_K, BlockQ8_K>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q4_K: quant_rows<D, BlockQ4_K, BlockQ8_K>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q5_K: quant_rows<D, BlockQ5_K, BlockQ8_K>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q6_K: quant_rows<D, BlockQ6_K, BlockQ8_K>(out, ldo, xq, T, K, w, o0, o1); break;
     default: break;  // plain floats never reach here (CpuBackend::matmul_rows routes them to MatmulFn)
   }
 }

@@ -76,17 +76,22 @@ float dot_k32(const B* w, const BlockQ8_K* x, int64_t nb, U unpack) {
 }
 
 struct Generic {
-  static float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
+  // The driver's interface (quant_dot_driver.h): C tokens, one at a time.
+  template <int C, class WB, class AB>
+  static void dot(const WB* w, const AB* const* x, int64_t nb, float* out) {
+    for (int c = 0; c < C; ++c) out[c] = one(w, x[c], nb);
+  }
+  static float one(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
     float s = 0.f;
     for (int64_t i = 0; i < nb; ++i) s += float(dot_i8(w[i].qs, x[i].qs, QK)) * (h2f(w[i].d) * h2f(x[i].d));
     return s;
   }
-  static float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) { return dot_32<false, 8>(w, x, nb); }
-  static float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) { return dot_32<true, 16>(w, x, nb); }
-  static float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) { return dot_32<false, 0>(w, x, nb); }
-  static float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) { return dot_32<true, 0>(w, x, nb); }
+  static float one(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) { return dot_32<false, 8>(w, x, nb); }
+  static float one(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) { return dot_32<true, 16>(w, x, nb); }
+  static float one(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) { return dot_32<false, 0>(w, x, nb); }
+  static float one(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) { return dot_32<true, 0>(w, x, nb); }
 
-  static float dot_q2_k(const BlockQ2_K* w, const BlockQ8_K* x, int64_t nb) {
+  static float one(const BlockQ2_K* w, const BlockQ8_K* x, int64_t nb) {
     float s = 0.f;
     uint8_t u[QK_K];
     for (int64_t i = 0; i < nb; ++i) {
@@ -102,7 +107,7 @@ struct Generic {
     }
     return s;
   }
-  static float dot_q3_k(const BlockQ3_K* w, const BlockQ8_K* x, int64_t nb) {
+  static float one(const BlockQ3_K* w, const BlockQ8_K* x, int64_t nb) {
     float s = 0.f;
     uint8_t u[QK_K];
     int8_t sc[16];
@@ -123,19 +128,19 @@ struct Generic {
     }
     return s;
   }
-  static float dot_q4_k(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
+  static float one(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
     return dot_k32(w, x, nb, [](const BlockQ4_K& b, int g, int l, uint8_t& lo, uint8_t& hi) {
       lo = b.qs[32 * g + l] & 0xF;
       hi = b.qs[32 * g + l] >> 4;
     });
   }
-  static float dot_q5_k(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb) {
+  static float one(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb) {
     return dot_k32(w, x, nb, [](const BlockQ5_K& b, int g, int l, uint8_t& lo, uint8_t& hi) {
       lo = uint8_t((b.qs[32 * g + l] & 0xF) | (((b.qh[l] >> (2 * g)) & 1) << 4));
       hi = uint8_t((b.qs[32 * g + l] >> 4) | (((b.qh[l] >> (2 * g + 1)) & 1) << 4));
     });
   }
-  static float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
+  static float one(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
     float s = 0.f;
     uint8_t u[QK_K];
     for (int64_t i = 0; i < nb; ++i) {
