@@ -68,12 +68,12 @@ void CpuBackend::matmul(float* out, const float* x, const Tensor& w, int T) { ma
 void CpuBackend::matmul_many(const Projection* p, int n, const float* x, int T) {
   if (n <= 0) return;
   int64_t total = 0;
-  std::vector<const Tensor*> ws(static_cast<size_t>(n));
+  many_ws_.resize(size_t(n));
   for (int i = 0; i < n; ++i) {
     total += p[i].w->rows;
-    ws[size_t(i)] = p[i].w;
+    many_ws_[size_t(i)] = p[i].w;
   }
-  const PreparedX px = prepare_x(x, T, p[0].w->cols, ws.data(), n, act_);
+  const PreparedX px = prepare_x(x, T, p[0].w->cols, many_ws_.data(), n, act_);
   pool_.parallel_for(total, 16, [&](int64_t r0, int64_t r1, int) {
     int64_t base = 0;
     for (int i = 0; i < n; ++i) {

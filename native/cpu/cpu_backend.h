@@ -74,6 +74,7 @@ class CpuBackend final : public Backend {
   MatmulFn mm_;
   QuantMatmulFn qmm_;
   ActScratch act_, act_experts_;  // quantized activations of matmul / matmul_many, and of the experts' w1 / w3
+  std::vector<const Tensor*> many_ws_;  // matmul_many's weights, reused across calls
   std::vector<float> gathered_, hidden_, expert_out_;  // moe_experts scratch, reused across calls
 };
 
