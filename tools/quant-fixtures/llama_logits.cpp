@@ -1,6 +1,5 @@
 // Prints llama.cpp's view of a GGUF as JSON: the logits at every position of a fixed prompt (token ids, so no
-// tokenizer is involved), the tensor types it loaded, and a greedy continuation of 16 tokens. CPU only,
-// 2 threads. Built and run by make-quant-fixtures.sh.
+// tokenizer is involved) and a greedy continuation of 16 tokens. CPU only, 2 threads, F32 KV cache. Built and run by make-quant-fixtures.sh.
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -29,6 +28,11 @@ int main(int argc, char** argv) {
   cp.n_ubatch = 128;
   cp.n_threads = 2;
   cp.n_threads_batch = 2;
+  // An F32 KV cache and plain attention: llama.cpp's default F16 cache would round K and V, a difference
+  // from smoe (which keeps them in fp32) that has nothing to do with the quantized weights under test.
+  cp.type_k = GGML_TYPE_F32;
+  cp.type_v = GGML_TYPE_F32;
+  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
   llama_context* ctx = llama_init_from_model(model, cp);
   if (!ctx) { std::fprintf(stderr, "cannot make a context\n"); return 1; }
   const int V = llama_vocab_n_tokens(llama_model_get_vocab(model));
