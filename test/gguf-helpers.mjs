@@ -96,3 +96,25 @@ export async function ggufFromFixture(dir, out, { type = 'F16', layout = 'stacke
   }, { version });
   return config;
 }
+
+/**
+ * The Mistral vocabulary as a vocab-only GGUF (hyper-parameters of a tiny llama, no tensors), written as
+ * convert_hf_to_gguf.py writes a Mistral/Mixtral repo that has tokenizer.json and tokenizer_config.json but
+ * no tokenizer.model (gguf-py LlamaHfVocab + SpecialVocab): scores -1000, token types BYTE / CONTROL
+ * (<unk>, <s>, </s>: transformers' all_special_ids) / NORMAL, bos 1, eos 2, unk 0, add_bos true,
+ * add_eos false (the Mistral repo's tokenizer_config.json).
+ */
+export async function mistralVocabGguf(tokenizerJsonFile, out) {
+  const tj = JSON.parse(readFileSync(tokenizerJsonFile, 'utf8'));
+  const hp = {
+    modelType: 'mixtral', vocabSize: 32000, hiddenSize: 64, intermediateSize: 96, numLayers: 1, numHeads: 8, numKvHeads: 2,
+    headDim: 8, numExperts: 8, topK: 2, maxPositions: 4096, rmsNormEps: 1e-5, ropeTheta: 1e6,
+  };
+  await writeGguf(out, {
+    metadata: {
+      ...ggufHyperParameters(hp, 'mistral-vocab'),
+      ...ggufLlamaHfVocab(tj, { bosToken: '<s>', eosToken: '</s>', unkToken: '<unk>', addBos: true, addEos: false }),
+    },
+    tensors: [],
+  });
+}

@@ -11,6 +11,8 @@
  * BOS is prepended when `addBos` (and EOS appended when `addEos`) with `addSpecial`.
  */
 
+import { TokenizerError } from './errors.js';
+
 /** ggml token types (gguf-py `TokenType`). */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
@@ -173,7 +175,8 @@ export class LlamaSpmEncoder {
   #byteToken(byte: number): number {
     const hex = `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`;
     const id = this.#toId.get(hex) ?? this.#toId.get(String.fromCharCode(byte)) ?? this.#v.unkId;
-    if (id === null) throw new RangeError(`the vocabulary has no token for byte ${hex} and no unknown token`);
+    if (id === null)
+      throw new TokenizerError('TOKENIZER_INPUT', `cannot encode byte ${hex}: the vocabulary has neither that byte token nor an unknown token`);
     return id;
   }
 }
