@@ -12,7 +12,10 @@ export type ModelSource = { kind: 'hf'; dir: string } | { kind: 'gguf'; file: st
 /** @throws ModelLoadError FILE_MISSING (nothing there), MODEL_AMBIGUOUS (a folder with several .gguf files) */
 export async function resolveModelSource(path: string): Promise<ModelSource> {
   const st = await stat(path).catch(() => null);
-  if (st === null) throw new ModelLoadError('FILE_MISSING', `${path}: no such file or folder`, { file: path });
+  if (st === null) {
+    if (path.toLowerCase().endsWith('.gguf')) throw new ModelLoadError('FILE_MISSING', `${path}: no such file`, { file: path });
+    return { kind: 'hf', dir: path }; // readConfig names the missing config.json
+  }
   if (st.isFile()) {
     if (!path.toLowerCase().endsWith('.gguf'))
       throw new ModelLoadError('UNSUPPORTED_MODEL', `${path} is a file but not a .gguf file (pass a model folder or a GGUF file)`, { file: path });
