@@ -12,10 +12,11 @@
  * Nothing is allocated from a count before the count has been checked against the bytes left in the file,
  * and every 64-bit quantity is handled as a BigInt until it is known to fit a double exactly.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 
 import { ModelLoadError, type ErrorCode } from '../errors.js';
 import { ggmlBytes, ggmlTypeById, type GgmlType } from './ggml-types.js';
+import { openModelFile } from './open-file.js';
 
 export type GgufScalarType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
 export type GgufValueType = GgufScalarType | 'array';
@@ -225,16 +226,7 @@ export async function readGguf(file: string): Promise<GgufFile> {
   const fail: Fail = (code, msg, where = {}) => {
     throw new ModelLoadError(code, `${file}: ${msg}`, { file, ...where });
   };
-  let fh: FileHandle;
-  try {
-    fh = await open(file, 'r');
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new ModelLoadError(missing ? 'FILE_MISSING' : 'FILE_OPEN', `${file}: ${missing ? 'no such file' : (e as Error).message}`, {
-      file,
-      cause: e,
-    });
-  }
+  const fh = await openModelFile(file);
   try {
     const st = await fh.stat();
     if (!st.isFile()) fail('FILE_OPEN', 'not a regular file');
