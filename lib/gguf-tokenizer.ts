@@ -73,23 +73,26 @@ export function ggufTokenizer(g: GgufFile): Tokenizer | null {
     return a;
   };
   const types = sized('tokenizer.ggml.token_type', m.numbers('tokenizer.ggml.token_type', false)) ?? new Float64Array(n).fill(TOKEN_TYPE.NORMAL);
-  const id = (key: string): number | null => {
-    const v = m.int(key, null);
+  const spm = kind === 'llama';
+  // Absent ids take llama.cpp's defaults for SPM vocabularies (unk 0, bos 1, eos 2); none for gpt2.
+  const id = (key: string, spmDefault: number): number | null => {
+    const v = m.int(key, null) ?? (spm && spmDefault < n ? spmDefault : null);
     if (v !== null && (v < 0 || v >= n)) invalid(key, `is ${v}, outside the ${n} tokens`);
     return v;
   };
-  const bosId = id('tokenizer.ggml.bos_token_id');
-  const eosId = id('tokenizer.ggml.eos_token_id');
-  const unkId = id('tokenizer.ggml.unknown_token_id');
-  const spm = kind === 'llama';
-  const addBos = m.bool('tokenizer.ggml.add_bos_token', null) ?? spm;
+  const bosId = id('tokenizer.ggml.bos_token_id', 1);
+  const eosId = id('tokenizer.ggml.eos_token_id', 2);
+  const unkId = id('tokenizer.ggml.unknown_token_id', 0);
+  const pre = m.str('tokenizer.ggml.pre', 'default')!;
+  // llama.cpp adds BOS by default for SPM and for the llama-bpe (Llama 3) pre-tokenizer.
+  const addBos = m.bool('tokenizer.ggml.add_bos_token', null) ?? (spm || pre === 'llama-bpe');
   const addEos = m.bool('tokenizer.ggml.add_eos_token', null) ?? false;
   if (addBos && bosId === null) invalid('tokenizer.ggml.bos_token_id', 'is missing but add_bos_token is set');
   if (addEos && eosId === null) invalid('tokenizer.ggml.eos_token_id', 'is missing but add_eos_token is set');
 
   // The equivalent tokenizer.json: vocab, added tokens for the CONTROL / UNKNOWN (special) and USER_DEFINED
   // ones, the decoder llama.cpp's detokenizer amounts to.
-  const vocab: Record<string, number> = {};
+  const vocab: Record<string, number> = Object.create(null) as Record<string, number>; // a token may be '__proto__'
   tokens.forEach((t, i) => {
     if (!Object.hasOwn(vocab, t)) vocab[t] = i;
   });
@@ -123,10 +126,9 @@ export function ggufTokenizer(g: GgufFile): Tokenizer | null {
           ],
         },
       };
-      const encoder = new LlamaSpmEncoder({ tokens, scores, types, bosId, eosId, unkId, addBos, addEos, addSpacePrefix });
+      const encoder = new LlamaSpmEncoder({ tokens, scores, types, bosId, eosId, addBos, addEos, addSpacePrefix });
       return new LlamaSpmTokenizer(json, config, file, encoder);
     }
-    const pre = m.str('tokenizer.ggml.pre', 'default')!;
     const preTokenizer = GPT2_PRE[pre] ??
       invalid('tokenizer.ggml.pre', `'${pre}' is not supported (smoe knows ${Object.keys(GPT2_PRE).join(', ')})`);
     const json = {

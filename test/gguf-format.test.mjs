@@ -222,3 +222,37 @@ test('the writer refuses data of the wrong size and unknown types', async () => 
   await assert.rejects(writeGguf(tmp(), { metadata: {}, tensors: [{ name: 'w', type: 'Q9_9', dims: [4] }] }), { code: 'INVALID_ARGUMENT' });
   await assert.rejects(writeGguf(tmp(), { metadata: {}, tensors: [{ name: 'w', type: 'Q4_K', dims: [100] }] }), { code: 'INVALID_ARGUMENT' });
 });
+
+test('mutated headers: every outcome is a parsed file or a ModelLoadError, never another exception', async () => {
+  const f = tmp();
+  await writeGguf(f, {
+    metadata: {
+      'general.architecture': gguf.str('llama'), 'a.n': gguf.u32(3), 'a.nested': gguf.arr('array', [gguf.arr('string', ['x', 'yz'])]),
+      'tokenizer.ggml.tokens': gguf.arr('string', ['<unk>', 'a', 'b']), 'tokenizer.ggml.scores': gguf.arr('f32', [0, -1, -2]),
+    },
+    tensors: [{ name: 'w', type: 'F16', dims: [32, 2], data: new Uint8Array(128) }, { name: 'q', type: 'Q8_0', dims: [64] }],
+  });
+  const good = readFileSync(f);
+  const g = await readGguf(f);
+  let seed = 12345;
+  const rand = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  let refused = 0;
+  for (let i = 0; i < 400; i++) {
+    const bad = Buffer.from(good);
+    for (let k = 0, m = 1 + rand(4); k < m; k++) {
+      const at = rand(g.dataOffset);
+      bad[at] = rand(3) === 0 ? 0xff : rand(256);
+    }
+    const cut = rand(5) === 0 ? bad.subarray(0, rand(bad.length)) : bad;
+    const mf = join(dir, 'fuzz.gguf');
+    writeFileSync(mf, cut);
+    try {
+      await readGguf(mf);
+    } catch (e) {
+      assert.equal(e.name, 'ModelLoadError', `mutation ${i}: ${e.stack}`);
+      assert.equal(typeof e.code, 'string');
+      refused++;
+    }
+  }
+  assert.ok(refused > 100, `only ${refused} of 400 mutations were refused`);
+});

@@ -106,15 +106,19 @@ describe('tokenizer metadata that cannot be used', () => {
   test('a good minimal vocabulary loads; none is null', async () => {
     const tok = ggufTokenizer(await file({}));
     assert.deepEqual(tok.encode('a a'), [1, 5, 5]);
-    assert.throws(() => tok.encode('é'), { code: 'TOKENIZER_INPUT' }); // no byte tokens, no unknown token id
+    assert.throws(() => tok.encode('é'), { code: 'TOKENIZER_INPUT' }); // no byte tokens (llama.cpp throws too)
     assert.equal(ggufTokenizer(await file({ 'tokenizer.ggml.model': undefined })), null);
+    // Absent special ids take llama.cpp's SPM defaults: unk 0, bos 1, eos 2.
+    const d = ggufTokenizer(await file({ 'tokenizer.ggml.bos_token_id': undefined }));
+    assert.deepEqual([d.unkId, d.bosId, d.eosId, d.addBosToken], [0, 1, 2, true]);
   });
   test('each fault names its key', async () => {
     await refuses({ 'tokenizer.ggml.model': gguf.str('bert') }, 'tokenizer.ggml.model');
     await refuses({ 'tokenizer.ggml.scores': gguf.arr('f32', [0, 0]) }, 'tokenizer.ggml.scores');
     await refuses({ 'tokenizer.ggml.token_type': gguf.arr('i32', [1]) }, 'tokenizer.ggml.token_type');
     await refuses({ 'tokenizer.ggml.bos_token_id': gguf.u32(6) }, 'tokenizer.ggml.bos_token_id');
-    await refuses({ 'tokenizer.ggml.bos_token_id': undefined }, 'tokenizer.ggml.bos_token_id');
+    await refuses({ 'tokenizer.ggml.tokens': gguf.arr('string', ['<unk>']), 'tokenizer.ggml.scores': undefined, 'tokenizer.ggml.token_type': undefined,
+      'tokenizer.ggml.bos_token_id': undefined }, 'tokenizer.ggml.bos_token_id'); // add_bos, and no id 1 to default to
     await refuses({ 'tokenizer.ggml.model': gguf.str('gpt2'), 'tokenizer.ggml.merges': gguf.arr('string', []), 'tokenizer.ggml.pre': gguf.str('qwen2') }, 'tokenizer.ggml.pre');
   });
   test('keys of the wrong type are CONFIG_INVALID naming the key', async () => {

@@ -22,7 +22,6 @@ export interface SpmVocab {
   types: ArrayLike<number>;
   bosId: number | null;
   eosId: number | null;
-  unkId: number | null;
   addBos: boolean;
   addEos: boolean;
   addSpacePrefix: boolean;
@@ -174,9 +173,10 @@ export class LlamaSpmEncoder {
 
   #byteToken(byte: number): number {
     const hex = `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`;
-    const id = this.#toId.get(hex) ?? this.#toId.get(String.fromCharCode(byte)) ?? this.#v.unkId;
-    if (id === null)
-      throw new TokenizerError('TOKENIZER_INPUT', `cannot encode byte ${hex}: the vocabulary has neither that byte token nor an unknown token`);
+    // As llama.cpp's byte_to_token: the byte token, else the byte as a one-char token, else an error.
+    const id = this.#toId.get(hex) ?? this.#toId.get(String.fromCharCode(byte));
+    if (id === undefined)
+      throw new TokenizerError('TOKENIZER_INPUT', `cannot encode byte ${hex}: the vocabulary has no token for it`);
     return id;
   }
 }
