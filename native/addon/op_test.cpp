@@ -13,7 +13,7 @@
 //   matmul     x, w (weight [O, Ik]), T                       -> out [T, O]
 //   matmul_many x, ws (weights [O_i, Ik]), T                  -> outs[i] [T, O_i] (one pass, as q/k/v)
 //   dequantize w (weight)                                     -> out [rows * cols] (the CPU's dequantize_row)
-//   rope       x, T, heads, headDim, pos, invFreq             -> out (x rotated)
+//   rope       x, T, heads, headDim, pos, invFreq, pairs?     -> out (x rotated; pairs: adjacent-pair mode)
 //   attention  q, k, v, T, pos, heads, kvHeads, headDim, window, scale -> out [T, heads * headDim]
 //   gate_topk  logits, T, E, K                                -> expertIds, weights, offsets, slots
 //   moe_experts x, logits, T, D, E, K, w1[], w3[], w2[]      -> out [T, D] (+ the plan's arrays)
@@ -239,8 +239,10 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
     auto inv = f32(in, "invFreq");
     expect(T > 0 && H > 0 && Hd > 0 && Hd % 2 == 0 && x.size() == size_t(T) * H * Hd && pos.size() == size_t(T) &&
                inv.size() == size_t(Hd / 2), "rope shapes");
+    const Napi::Value pv = in.Get("pairs");
+    const bool pairs = pv.IsBoolean() && pv.As<Napi::Boolean>().Value();
     float* dx = R.put(x);
-    be.rope(dx, T, H, Hd, pos.data(), inv.data());
+    be.rope(dx, T, H, Hd, pos.data(), inv.data(), pairs);
     r.Set("out", to_js(env, R.get(dx, x.size())));
   } else if (op == "attention") {
     const int T = num(in, "T");

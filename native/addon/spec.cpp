@@ -92,6 +92,10 @@ LoadSpec parse_spec(const Napi::Object& spec) {
   m.sliding_window = int(integer(c, "slidingWindow", "config"));
   m.rms_eps = float(number(c, "rmsNormEps", "config"));
   m.rope_theta = float(number(c, "ropeTheta", "config"));
+  if (!c.Get("ropePairs").IsUndefined()) {
+    if (!c.Get("ropePairs").IsBoolean()) throw Error("INVALID_SPEC", "config.ropePairs must be a boolean");
+    m.rope_pairs = c.Get("ropePairs").As<Napi::Boolean>().Value();
+  }
   if (m.heads == 0 || m.kv_heads == 0 || m.heads % m.kv_heads != 0 || m.head_dim % 2 != 0 || m.top_k == 0 ||
       m.top_k > m.experts || m.layers == 0 || m.vocab == 0 || m.hidden == 0)
     throw Error("INVALID_SPEC", "inconsistent model configuration");

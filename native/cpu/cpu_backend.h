@@ -46,7 +46,7 @@ class CpuBackend final : public Backend {
   void rmsnorm(float* out, const float* x, const Tensor& w, int T, int D, float eps) override;
   void matmul(float* out, const float* x, const Tensor& w, int T) override;
   void matmul_many(const Projection* p, int n, const float* x, int T) override;
-  void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) override;
+  void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, bool pairs) override;
   void attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,
                  const AttentionParams& p) override;
   void gate_topk(const float* logits, int T, int E, int K, RoutePlan& plan) override;

@@ -256,11 +256,11 @@ void CudaBackend::matmul(float* out, const float* x, const Tensor& w, int T) {
   launch_matmul(out, size_t(w.rows), x, w, T, prec_, S(stream_));
 }
 
-void CudaBackend::rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) {
+void CudaBackend::rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, bool pairs) {
   use();
   const int32_t* dpos = upload_cached(pos_, pos_last_, pos, T, "cudaMemcpyAsync (positions)");
   const float* dinv = upload_cached(inv_freq_, inv_freq_last_, inv_freq, head_dim / 2, "cudaMemcpyAsync (rope inv_freq)");
-  launch_rope(x, T, heads, head_dim, dpos, dinv, S(stream_));
+  launch_rope(x, T, heads, head_dim, dpos, dinv, pairs, S(stream_));
 }
 
 void CudaBackend::attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,

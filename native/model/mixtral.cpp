@@ -104,8 +104,8 @@ void Model::forward_chunk(Sequence& seq, const int32_t* ids, int m, bool all_log
       be.matmul_many(qkv, 3, ws_.xn, m);
     });
     prof_.time("rope", [&] {
-      be.rope(ws_.q, m, H, Hd, pos_.data(), inv_freq_.data());
-      be.rope(k_new, m, G, Hd, pos_.data(), inv_freq_.data());
+      be.rope(ws_.q, m, H, Hd, pos_.data(), inv_freq_.data(), c.rope_pairs);
+      be.rope(k_new, m, G, Hd, pos_.data(), inv_freq_.data(), c.rope_pairs);
     });
     prof_.time("attention", [&] { be.attention(ws_.att, ws_.q, kc, vc, m, pos_.data(), ap); });  // [T, H*Hd]
     prof_.time("o_proj", [&] { be.matmul(ws_.o, ws_.att, lw.wo, m); });                          // [T, D]
