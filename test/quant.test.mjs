@@ -252,6 +252,16 @@ describe('refusals', () => {
     await m.close();
   });
 
+  test('a norm weight stored quantized is refused with UNSUPPORTED_QUANT (norms are read as plain floats)', async () => {
+    for (const pick of [(w) => w.norm, (w) => w.layers[1].attnNorm, (w) => w.layers[0].ffnNorm]) {
+      const s = await spec();
+      const t = pick(s.weights);
+      t.dtype = 'Q8_0';  // 64 elements: two blocks, in bounds
+      await assert.rejects(async () => addon.openModel(s),
+        (e) => e.code === 'UNSUPPORTED_QUANT' && e.message.includes(t.name) && /norm/.test(e.message), t.name);
+    }
+  });
+
   test('a quantized tensor at an odd offset is refused with TENSOR_ALIGNMENT', async () => {
     const s = await spec();
     s.weights.layers[0].wk.dtype = 'Q8_0';

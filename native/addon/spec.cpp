@@ -201,16 +201,23 @@ ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_pt
   const int64_t D = c.hidden, Q = int64_t(c.heads) * c.head_dim, KV = int64_t(c.kv_heads) * c.head_dim;
   ModelWeights w;
   w.embed = bind(spec.embed, c.vocab, D);
-  w.norm = bind(spec.norm, 1, D);
+  // Norm weights are read element by element (rmsnorm), as plain floats only: a quantized norm is refused.
+  auto bind_norm = [&](const TensorSpec& t) {
+    if (is_quantized(t.dtype))
+      throw Error("UNSUPPORTED_QUANT", "tensor " + t.name + " is a norm weight stored as " + dtype_name(t.dtype) +
+                                           "; smoe reads norm weights as F32, F16 or BF16");
+    return bind(t, 1, D);
+  };
+  w.norm = bind_norm(spec.norm);
   w.lm_head = bind(spec.lm_head, c.vocab, D);
   for (const LayerSpec& ls : spec.layers) {
     LayerWeights lw;
-    lw.attn_norm = bind(ls.attn_norm, 1, D);
+    lw.attn_norm = bind_norm(ls.attn_norm);
     lw.wq = bind(ls.wq, Q, D);
     lw.wk = bind(ls.wk, KV, D);
     lw.wv = bind(ls.wv, KV, D);
     lw.wo = bind(ls.wo, D, Q);
-    lw.ffn_norm = bind(ls.ffn_norm, 1, D);
+    lw.ffn_norm = bind_norm(ls.ffn_norm);
     lw.gate = bind(ls.gate, c.experts, D);
     for (int e = 0; e < c.experts; ++e)
       lw.experts.push_back({bind(ls.w1[size_t(e)], c.intermediate, D), bind(ls.w3[size_t(e)], c.intermediate, D),
