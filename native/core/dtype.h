@@ -34,6 +34,29 @@ inline float f16_to_f32(uint16_t h) {
   float f; std::memcpy(&f, &u, 4); return f;
 }
 
+// float -> IEEE half, round to nearest even (as numpy / torch .half()); overflow gives inf, NaN stays NaN.
+inline uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) return uint16_t(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));  // inf, NaN
+  if (ax >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // >= 65520 rounds past the largest half
+  if (ax < 0x38800000u) {  // below 2^-14: a half subnormal (or zero), in units of 2^-24
+    float a;
+    std::memcpy(&a, &ax, 4);
+    const float scaled = a * 16777216.0f;  // exact: a power-of-two scale
+    uint32_t m = uint32_t(scaled);
+    const float rem = scaled - float(m);
+    if (rem > 0.5f || (rem == 0.5f && (m & 1u))) ++m;  // m may reach 0x400: the smallest normal, as encoded
+    return uint16_t(sign | m);
+  }
+  const uint32_t r = ax - (uint32_t(127 - 15) << 23);  // rebias the exponent
+  uint32_t h = r >> 13;
+  const uint32_t rem = r & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry rolls into the exponent, as it should
+  return uint16_t(sign | h);
+}
+
 inline float load_as_f32(const void* p, DType t, size_t i) {
   switch (t) {
     case DType::F32: return static_cast<const float*>(p)[i];
