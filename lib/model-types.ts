@@ -43,6 +43,8 @@ export interface EvalOptions {
 export interface SequenceLike {
   readonly routerTrace: RouterStep[];
   readonly length: number;
+  /** Positions the sequence can hold. */
+  readonly contextSize: number;
   eval(ids: ArrayLike<number>, options?: EvalOptions): Promise<Float32Array>;
   idle(): Promise<void>;
   dispose(): void;

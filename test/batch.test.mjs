@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { BatchScheduler } from '../dist/batch/scheduler.js';
 import { loadModel } from '../dist/index.js';
-import { fixture, maxAbsDiff, reference } from './helpers.mjs';
+import { fixture, logsumexp as logsumexpOf, maxAbsDiff, reference } from './helpers.mjs';
 
 const GREEDY = { temperature: 0, ignoreEos: true };
 
@@ -210,3 +210,35 @@ describe('BatchScheduler (over a fake native model)', () => {
     assert.equal(b.length, 100, 'the chunk evaluated before the failure was dropped');
   });
 });
+
+describe('logprobs', () => {
+  let model;
+  before(async () => { model = await loadModel(fixture('tiny-mixtral'), { threads: 2 }); });
+  after(async () => { await model.close(); });
+
+  test('each generated token carries its log-softmax value and the top alternatives of the raw logits', async () => {
+    const ids = prompts(2)[1];
+    const gen = model.generate(ids, { temperature: 0, maxTokens: 3, ignoreEos: true, logprobs: 3 });
+    const pieces = [];
+    for await (const p of gen) pieces.push(p);
+    const entries = pieces.flatMap((p) => p.logprobs);
+    const tokens = pieces.flatMap((p) => p.tokens);
+    assert.equal(entries.length, 3);
+    // Recompute position by position from the logits.
+    const seq = model.createSequence();
+    let logits = await seq.eval(ids);
+    for (let i = 0; i < 3; i++) {
+      const lse = logsumexpOf(logits);
+      const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b).slice(0, 3);
+      assert.equal(entries[i].token, tokens[i]);
+      assert.equal(entries[i].token, order[0], 'greedy: the top token');
+      assert.ok(Math.abs(entries[i].logprob - (logits[tokens[i]] - lse)) < 1e-5);
+      assert.deepEqual(entries[i].top.map((t) => t.token), order);
+      for (const t of entries[i].top) assert.ok(Math.abs(t.logprob - (logits[t.token] - lse)) < 1e-5);
+      logits = await seq.eval([tokens[i]]);
+    }
+    seq.dispose();
+    assert.throws(() => model.generate(ids, { logprobs: 21 }), { code: 'INVALID_OPTION', field: 'logprobs' });
+  });
+});
+
