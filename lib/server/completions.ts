@@ -65,25 +65,32 @@ function completionBudget(r: CompletionRequest, prompt: number, context: number)
   return r.maxTokens ?? (r.endpoint === 'chat' ? room : Math.min(COMPLETIONS_DEFAULT_MAX_TOKENS, room));
 }
 
-/** One token's text as it reads inside a text: decode() drops a SentencePiece word start's space; keep it. */
-function tokenText(model: Model, id: number): string {
-  const s = model.tokenizer.decode([id]);
-  return model.tokenizer.idToToken(id)?.startsWith('\u2581') && !s.startsWith(' ') ? ' ' + s : s;
+/**
+ * A generated token's text and UTF-8 bytes as they read in the output: decode() drops the space of a
+ * SentencePiece word start, which the output keeps except at its very start; a byte-fallback token
+ * (<0xNN>) is its one byte (its text alone is U+FFFD when the byte is part of a longer character).
+ */
+function tokenPiece(model: Model, id: number, atStart: boolean): { token: string; bytes: number[] } {
+  const piece = model.tokenizer.idToToken(id) ?? '';
+  const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
+  let s = model.tokenizer.decode([id]);
+  if (!atStart && piece.startsWith('\u2581') && !s.startsWith(' ')) s = ' ' + s;
+  return { token: s, bytes: byte ? [parseInt(byte[1]!, 16)] : [...Buffer.from(s, 'utf8')] };
 }
 
-function chatLogprobs(model: Model, lps: TokenLogprob[]): unknown {
-  const entry = (token: number, logprob: number): { token: string; logprob: number; bytes: number[] } => {
-    const s = tokenText(model, token);
-    return { token: s, logprob, bytes: [...Buffer.from(s, 'utf8')] };
-  };
+/** `first`: the index in the generation of lps[0] (0 = the first generated token). */
+function chatLogprobs(model: Model, lps: TokenLogprob[], first: number): unknown {
   return {
-    content: lps.map((l) => ({ ...entry(l.token, l.logprob), top_logprobs: l.top.map((t) => entry(t.token, t.logprob)) })),
+    content: lps.map((l, i) => ({
+      ...tokenPiece(model, l.token, first + i === 0), logprob: l.logprob,
+      top_logprobs: l.top.map((t) => ({ ...tokenPiece(model, t.token, first + i === 0), logprob: t.logprob })),
+    })),
     refusal: null,
   };
 }
 
-function completionLogprobs(model: Model, lps: TokenLogprob[], offset: number): unknown {
-  const tokens = lps.map((l) => tokenText(model, l.token));
+function completionLogprobs(model: Model, lps: TokenLogprob[], first: number, offset: number): unknown {
+  const tokens = lps.map((l, i) => tokenPiece(model, l.token, first + i === 0).token);
   const text_offset: number[] = [];
   let at = offset;
   for (const t of tokens) {
@@ -93,7 +100,7 @@ function completionLogprobs(model: Model, lps: TokenLogprob[], offset: number): 
   return {
     tokens,
     token_logprobs: lps.map((l) => l.logprob),
-    top_logprobs: lps.map((l) => Object.fromEntries(l.top.map((t) => [tokenText(model, t.token), t.logprob]))),
+    top_logprobs: lps.map((l, i) => Object.fromEntries(l.top.map((t) => [tokenPiece(model, t.token, first + i === 0).token, t.logprob]))),
     text_offset,
   };
 }
@@ -169,9 +176,9 @@ export async function runCompletion(ctx: CompletionContext, r: CompletionRequest
         if (r.endpoint === 'chat')
           return {
             index: c.index, message: { role: 'assistant', content: c.text, refusal: null },
-            logprobs: r.logprobs === undefined ? null : chatLogprobs(model, c.logprobs), finish_reason, ...extra,
+            logprobs: r.logprobs === undefined ? null : chatLogprobs(model, c.logprobs, 0), finish_reason, ...extra,
           };
-        return { index: c.index, text: c.text, logprobs: r.logprobs === undefined ? null : completionLogprobs(model, c.logprobs, 0), finish_reason, ...extra };
+        return { index: c.index, text: c.text, logprobs: r.logprobs === undefined ? null : completionLogprobs(model, c.logprobs, 0, 0), finish_reason, ...extra };
       }),
       usage: usage(),
     };
@@ -189,12 +196,13 @@ export async function runCompletion(ctx: CompletionContext, r: CompletionRequest
   const delta = (c: Choice, p: GenerationPiece | null, finish: Finish | null, offset: number): unknown => {
     const extra = r.routerTrace && p?.router ? { router_trace: p.router } : {};
     const lps = p?.logprobs ?? [];
+    const first = c.logprobs.length - lps.length; // onPiece has added this piece's entries
     if (r.endpoint === 'chat')
       return {
         index: c.index, delta: p ? { content: p.text } : {},
-        logprobs: r.logprobs === undefined || !p ? null : chatLogprobs(model, lps), finish_reason: finish, ...extra,
+        logprobs: r.logprobs === undefined || !p ? null : chatLogprobs(model, lps, first), finish_reason: finish, ...extra,
       };
-    return { index: c.index, text: p ? p.text : '', logprobs: r.logprobs === undefined || !p ? null : completionLogprobs(model, lps, offset), finish_reason: finish, ...extra };
+    return { index: c.index, text: p ? p.text : '', logprobs: r.logprobs === undefined || !p ? null : completionLogprobs(model, lps, first, offset), finish_reason: finish, ...extra };
   };
   if (r.endpoint === 'chat')
     chunk(choices.map((c) => ({ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })));
