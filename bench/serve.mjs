@@ -16,6 +16,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { Rng } from '../dist/index.js';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
@@ -37,15 +39,9 @@ const disconnectShare = Number(values.disconnect);
 if (pMax + oMax > ctx) throw new Error(`--prompt max + --output max (${pMax + oMax}) must fit --ctx-size ${ctx}`);
 const vocab = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')).vocab_size;
 
-// A small seeded PRNG (mulberry32) so runs draw the same request mix.
-let rngState = Number(values.seed) >>> 0;
-const rand = () => {
-  rngState = (rngState + 0x6d2b79f5) >>> 0;
-  let t = rngState;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+// smoe's seeded PRNG, so runs draw the same request mix.
+const rng = new Rng(Number(values.seed));
+const rand = () => rng.next();
 const between = (a, b) => a + Math.floor(rand() * (b - a + 1));
 const pct = (xs, p) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : NaN);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 /** `smoe serve`: the OpenAI-compatible HTTP server (lib/server/) over one model, stopped gracefully by SIGTERM / SIGINT. */
 import { createServer } from '../server/index.js';
-import { intFlag, MODEL_FLAGS, parse } from './args.js';
+import { intFlag, MODEL_FLAGS, MODEL_FLAGS_HELP, parse } from './args.js';
 import { UsageError } from './errors.js';
 import { loadFromFlags } from './load.js';
 
@@ -11,21 +11,18 @@ GET /v1/models, /health, /metrics). Concurrent requests are batched: each step i
 the next token of every running sequence.
 
 Options:
-  -m, --model DIR          model folder (default: the packaged demo model)
-      --host HOST          address to listen on (default 127.0.0.1: this machine only)
-      --port PORT          port (default 8080; 0 picks a free one)
-      --parallel N         sequences generated at once (default 4)
-      --ctx-size C         context of each sequence, prompt + completion (default: min(model's, 4096))
-      --kv-cache T         f16 (default) or f32
-      --kv-memory MB       memory the KV caches may take (default: 90% of free memory / of the GPU's)
-      --queue N            requests that may wait for a free sequence before 429 (default 4 x parallel)
-      --api-key K          require "Authorization: Bearer K" (also SMOE_API_KEY)
-      --model-name NAME    the model id clients send (default: the folder's name)
-      --shutdown-timeout S seconds running requests get to finish on SIGTERM (default 30)
-  -t, --threads N          CPU threads (default: all cores)
-      --device D           cpu (default), auto, cuda or cuda:N
-  -h, --help               show this help
-`;
+  -m, --model DIR              model folder (default: the packaged demo model)
+      --host HOST              address to listen on (default 127.0.0.1: this machine only)
+      --port PORT              port (default 8080; 0 picks a free one)
+      --parallel N             sequences generated at once (default 4)
+      --ctx-size C             context of each sequence, prompt + completion (default: min(model's, 4096))
+      --kv-cache T             f16 (default) or f32
+      --kv-memory MB           memory the KV caches may take (default: 90% of free memory / of the GPU's)
+      --queue N                requests that may wait for a free sequence before 429 (default 4 x parallel)
+      --api-key K              require "Authorization: Bearer K" (also SMOE_API_KEY)
+      --model-name NAME        the model id clients send (default: the folder's name)
+      --shutdown-timeout S     seconds running requests get to finish on SIGTERM (default 30)
+${MODEL_FLAGS_HELP}`;
 
 const FLAGS = {
   ...MODEL_FLAGS,

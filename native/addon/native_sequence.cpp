@@ -16,13 +16,11 @@ class EvalWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     failure_ = capture([&] {
-      std::lock_guard<std::mutex> lk(state_->run);
-      if (state_->closed) throw Error("MODEL_CLOSED", "the model was closed");
-      Model& m = *state_->model;
-      const size_t V = size_t(m.config().vocab);
-      logits_.resize(all_ ? ids_.size() * V : V);
-      m.forward(*seq_->seq_, ids_.data(), int(ids_.size()), all_, logits_.data(), trace_ ? &trace_out_ : nullptr,
-                top_k_);
+      with_model(*state_, [&](Model& m) {
+        logits_.resize(all_ ? ids_.size() * size_t(m.config().vocab) : size_t(m.config().vocab));
+        m.forward(*seq_->seq_, ids_.data(), int(ids_.size()), all_, logits_.data(), trace_ ? &trace_out_ : nullptr,
+                  top_k_);
+      });
     });
   }
 

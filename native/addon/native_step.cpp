@@ -28,18 +28,17 @@ class StepWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     failure_ = capture([&] {
-      std::lock_guard<std::mutex> lk(state_->run);
-      if (state_->closed) throw Error("MODEL_CLOSED", "the model was closed");
-      Model& m = *state_->model;
-      const size_t V = size_t(m.config().vocab);
-      std::vector<BatchItem> items(entries_.size());
-      for (size_t i = 0; i < entries_.size(); ++i) {
-        StepEntry& e = entries_[i];
-        e.out.resize(e.logits == 2 ? e.ids.size() * V : e.logits == 1 ? V : 0);
-        items[i] = {e.seq, e.ids.data(), int(e.ids.size()), e.logits == 2, e.logits ? e.out.data() : nullptr,
-                    e.trace ? &e.trace_out : nullptr};
-      }
-      m.step(items.data(), int(items.size()), top_k_);
+      with_model(*state_, [&](Model& m) {
+        const size_t V = size_t(m.config().vocab);
+        std::vector<BatchItem> items(entries_.size());
+        for (size_t i = 0; i < entries_.size(); ++i) {
+          StepEntry& e = entries_[i];
+          e.out.resize(e.logits == 2 ? e.ids.size() * V : e.logits == 1 ? V : 0);
+          items[i] = {e.seq, e.ids.data(), int(e.ids.size()), e.logits == 2, e.logits ? e.out.data() : nullptr,
+                      e.trace ? &e.trace_out : nullptr};
+        }
+        m.step(items.data(), int(items.size()), top_k_);
+      });
     });
   }
 
