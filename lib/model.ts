@@ -268,6 +268,10 @@ export class Model {
     const trace = optionalBool(o, 'routerTrace') ?? false;
     const kvCache = optionalEnum(o, 'kvCache', ['f32', 'f16'] as const) ?? 'f32';
     const contextSize = optionalInt(o, 'contextSize', 1, this.config.maxPositions);
+    if (kvCache === 'f16' && this.info.device !== 'cpu')
+      throw new SmoeError('UNSUPPORTED', `an f16 KV cache is implemented on the CPU backend only so far (this model runs on ${this.info.device})`, {
+        field: 'kvCache',
+      });
     let h: NativeSequence;
     try {
       h = this.#handle.createSequence(contextSize === undefined ? { kvCache } : { kvCache, contextSize });

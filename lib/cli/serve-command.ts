@@ -16,7 +16,7 @@ Options:
       --port PORT              port (default 8080; 0 picks a free one)
       --parallel N             sequences generated at once (default 4)
       --ctx-size C             context of each sequence, prompt + completion (default: min(model's, 4096))
-      --kv-cache T             f16 (default) or f32
+      --kv-cache T             f16 (default on the CPU) or f32 (default on CUDA: no f16 attention there yet)
       --kv-memory MB           memory the KV caches may take (default: 90% of free memory / of the GPU's)
       --queue N                requests that may wait for a free sequence before 429 (default 4 x parallel)
       --api-key K              require "Authorization: Bearer K" (also SMOE_API_KEY)
@@ -47,8 +47,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const port = intFlag(v, 'port') ?? 8080;
   if (port < 0 || port > 65535) throw new UsageError(`--port must be in [0, 65535] (got ${port})`);
-  const kvCache = v['kv-cache'] ?? 'f16';
-  if (kvCache !== 'f16' && kvCache !== 'f32') throw new UsageError(`--kv-cache must be f16 or f32 (got ${String(kvCache)})`);
+  const kvCache = v['kv-cache'];
+  if (kvCache !== undefined && kvCache !== 'f16' && kvCache !== 'f32') throw new UsageError(`--kv-cache must be f16 or f32 (got ${String(kvCache)})`);
   const parallel = intFlag(v, 'parallel'), contextSize = intFlag(v, 'ctx-size'), queue = intFlag(v, 'queue');
   const kvMemory = intFlag(v, 'kv-memory'), timeout = intFlag(v, 'shutdown-timeout') ?? 30;
   const apiKey = (v['api-key'] as string | undefined) ?? process.env['SMOE_API_KEY'];
@@ -56,7 +56,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   let server;
   try {
     server = createServer(model, {
-      kvCache,
+      ...(kvCache !== undefined ? { kvCache } : {}),
       ...(parallel !== undefined ? { parallel } : {}),
       ...(contextSize !== undefined ? { contextSize } : {}),
       ...(queue !== undefined ? { queueSize: queue } : {}),

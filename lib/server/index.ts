@@ -28,7 +28,7 @@ export interface ServerOptions {
   parallel?: number;
   /** Context of each sequence, prompt + completion (default: min(max_position_embeddings, 4096)). */
   contextSize?: number;
-  /** KV cache storage (default 'f16': half the memory of 'f32'; see SequenceOptions.kvCache). */
+  /** KV cache storage (default 'f16', half the memory of 'f32', on the CPU; 'f32' on CUDA, which has no f16 attention yet). */
   kvCache?: KvCacheType;
   /**
    * Bytes the KV caches may take (default: 90% of the memory free now on the CPU, 90% of the GPU's memory
@@ -106,7 +106,7 @@ export class SmoeServer {
     this.modelName = options.modelName ?? (model.info.files[0] ? basename(dirname(model.info.files[0])) : 'smoe');
     this.parallel = positiveInt(options.parallel ?? 4, 'parallel', 4096);
     this.contextSize = positiveInt(options.contextSize ?? Math.min(model.config.maxPositions, 4096), 'contextSize', model.config.maxPositions);
-    const kv = options.kvCache ?? 'f16';
+    const kv = options.kvCache ?? (model.info.device === 'cpu' ? 'f16' : 'f32'); // f16 attention: CPU only so far
     if (kv !== 'f16' && kv !== 'f32') throw new InvalidArgumentError('INVALID_OPTION', `option 'kvCache' must be 'f16' or 'f32'`, { field: 'kvCache' });
     this.kvCache = kv;
     this.budget = kvBudget(model, this.parallel, this.contextSize, kv, options.kvMemory);
