@@ -2,11 +2,14 @@
 // every sequence's next token and any prompt chunk) and each gives exactly the tokens it gives alone; the
 // F16 KV cache against F32 (tolerance below); fixed-size sequences; per-layer expert usage counts.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { BatchScheduler } from '../dist/batch/scheduler.js';
 import { loadModel } from '../dist/index.js';
-import { fixture, logsumexp as logsumexpOf, maxAbsDiff, reference } from './helpers.mjs';
+import { native } from '../dist/native.js';
+import { FIXTURES, fixture, logsumexp as logsumexpOf, maxAbsDiff, reference } from './helpers.mjs';
 
 const GREEDY = { temperature: 0, ignoreEos: true };
 
@@ -242,3 +245,36 @@ describe('logprobs', () => {
   });
 });
 
+
+describe('F16 KV cache ops (CPU backend, through the test-only opTest)', () => {
+  const addon = native();
+
+  test('store_f16 rounds float32 to IEEE half exactly as numpy (ties to even, subnormals, overflow)', () => {
+    const f = JSON.parse(readFileSync(join(FIXTURES, 'f16-rounding.json'), 'utf8'));
+    const x = new Float32Array(Uint32Array.from(f.float32Bits).buffer);
+    const { bits } = addon.opTest('store_f16', { x });
+    assert.equal(bits.length, f.halfBits.length);
+    const bad = [];
+    for (let i = 0; i < bits.length; i++) if (bits[i] !== f.halfBits[i]) bad.push([x[i], f.halfBits[i], bits[i]]);
+    assert.deepEqual(bad.slice(0, 5), []);
+  });
+
+  test('attention over an F16 cache equals attention over the same values widened to F32', () => {
+    const H = 4, G = 2, Hd = 16, T = 3, P = 9;
+    let s = 7;
+    const r = () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const q = Float32Array.from({ length: T * H * Hd }, r);
+    const kf = Float32Array.from({ length: P * G * Hd }, r), vf = Float32Array.from({ length: P * G * Hd }, r);
+    const k = addon.opTest('store_f16', { x: kf }).bits, v = addon.opTest('store_f16', { x: vf }).bits;
+    const widen = (bits) => Float32Array.from(bits, (b) => {
+      const e = (b >> 10) & 31, m = b & 1023, sign = b & 0x8000 ? -1 : 1;
+      return sign * (e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15));
+    });
+    const common = { q, T, pos: Int32Array.of(6, 7, 8), heads: H, kvHeads: G, headDim: Hd, window: 0, scale: 0.25 };
+    const half = addon.opTest('attention_f16', { ...common, k, v }).out;
+    const wide = addon.opTest('attention', { ...common, k: widen(k), v: widen(v) }).out;
+    assert.deepEqual(Array.from(half), Array.from(wide));
+    const exact = addon.opTest('attention', { ...common, k: kf, v: vf }).out;
+    assert.ok(maxAbsDiff(half, exact) < 2e-3 && maxAbsDiff(half, exact) > 0);
+  });
+});
