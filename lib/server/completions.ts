@@ -128,13 +128,22 @@ export async function runCompletion(ctx: CompletionContext, r: CompletionRequest
   }
   metrics.promptTokens += ids.length;
   const choices: Choice[] = slots.map((_, index) => ({ index, text: '', logprobs: [], router: [] }));
-  const gens = slots.map((slot, i) => {
-    const opts = base.seed !== undefined && i > 0 ? { ...base, seed: base.seed + i } : base; // n choices, n seeds
-    return generateIds(model, ids, opts, (trace) => {
-      slot.setRouterTrace(trace);
-      return { sequence: slot, release: () => void pool.release(slot) };
+  let started = 0;  // slots handed to a generation, which releases them when it ends
+  let gens;
+  try {
+    gens = slots.map((slot, i) => {
+      const opts = base.seed !== undefined && i > 0 ? { ...base, seed: base.seed + i } : base; // n choices, n seeds
+      const g = generateIds(model, ids, opts, (trace) => {
+        slot.setRouterTrace(trace);
+        return { sequence: slot, release: () => void pool.release(slot) };
+      });
+      started++;
+      return g;
     });
-  });
+  } catch (e) {
+    for (const s of slots.slice(started)) void pool.release(s);
+    throw e;
+  }
 
   const id = (r.endpoint === 'chat' ? 'chatcmpl-' : 'cmpl-') + randomBytes(12).toString('hex');
   const created = now();

@@ -205,13 +205,16 @@ export class SmoeServer {
       try {
         status = await this.#route(endpoint, req, res, ac.signal, t0);
       } catch (e) {
-        const h = e instanceof HttpError ? e : undefined;
-        status = ac.signal.aborted ? 499 : h?.status ?? (e instanceof SmoeError && e.code !== 'INTERNAL' ? 400 : 500);
-        if (!ac.signal.aborted) sendError(res, e);
-        if (res.headersSent) status = res.statusCode;
+        if (ac.signal.aborted) status = 499; // the client is gone: nobody to answer
+        else {
+          sendError(res, e);
+          status = res.statusCode;
+        }
       } finally {
         this.metrics.request(endpoint, status);
-        if (endpoint === '/chat/completions' || endpoint === '/completions') this.metrics.finished((performance.now() - t0) / 1000);
+        // Completed generations set the Retry-After estimate.
+        if (status === 200 && (endpoint === '/chat/completions' || endpoint === '/completions'))
+          this.metrics.finished((performance.now() - t0) / 1000);
       }
     })();
     const tracked = done.finally(() => this.#running.delete(tracked));
