@@ -87,8 +87,9 @@ async function oneRequest(url, st, deadline) {
   const prompt = Array.from({ length: promptLen }, () => between(100, vocab - 1));
   const cutAt = rand() < disconnectShare ? between(1, Math.max(1, outLen - 1)) : -1;
   const ac = new AbortController();
+  const errorsBefore = st.errors.length;
   const t0 = performance.now();
-  let last = 0, chunks = 0, usage, disconnected = false;
+  let last = 0, chunks = 0, usage, disconnected = false, finished = false;
   try {
     const res = await fetch(`${url}/v1/completions`, {
       method: 'POST', signal: ac.signal, headers: { 'Content-Type': 'application/json' },
@@ -106,6 +107,7 @@ async function oneRequest(url, st, deadline) {
       while ((i = buf.indexOf('\n\n')) >= 0) {
         const event = buf.slice(0, i);
         buf = buf.slice(i + 2);
+        if (event === 'data: [DONE]') finished = true;
         if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
         const data = JSON.parse(event.slice(6));
         if (data.error) throw new Error(`stream error: ${JSON.stringify(data.error)}`);
@@ -130,8 +132,10 @@ async function oneRequest(url, st, deadline) {
     if (!disconnected) st.errors.push(String(e?.message ?? e));
   }
   if (disconnected) st.disconnected++;
-  else if (usage) st.done++;
-  // Tokens generated inside the window: usage when the request finished, else the chunks seen.
+  else if (finished) st.done++;
+  else if (st.errors.length === errorsBefore) st.errors.push('the stream ended without data: [DONE]');
+  // Tokens generated inside the window: usage when the server sent it (smoe does, with include_usage), else the
+  // text chunks seen (one token each, but for a character split across byte tokens).
   if (performance.now() <= deadline + 1000) st.tokens += usage ? usage.completion_tokens : chunks;
 }
 
