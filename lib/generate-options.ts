@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from './errors.js';
 import type { GenerationDefaults } from './generation-config.js';
 import { describeValue, optionalBool, optionalInt, optionalObject, rejectUnknownKeys } from './options.js';
+import { MAX_TOP_LOGPROBS } from './logprobs.js';
 import { SAMPLING_KEYS, validateSamplingOptions, type SamplingOptions } from './sampling.js';
 
 /** Options of `model.generate()` and `model.chat()`; every field is optional. */
@@ -20,9 +21,14 @@ export interface GenerateOptions extends SamplingOptions {
   routerTrace?: boolean;
   /** Experts each token is routed to for this generation (default: the model's; see LoadOptions). */
   expertsPerToken?: number;
+  /**
+   * Attach each generated token's log-probability (log-softmax of the raw logits) and this many most likely
+   * alternatives, 0..20, to the pieces (`piece.logprobs`). Default: none.
+   */
+  logprobs?: number;
 }
 
-export const GENERATE_KEYS: readonly string[] = [...SAMPLING_KEYS, 'maxTokens', 'stop', 'stopTokens', 'ignoreEos', 'signal', 'routerTrace', 'expertsPerToken'];
+export const GENERATE_KEYS: readonly string[] = [...SAMPLING_KEYS, 'maxTokens', 'stop', 'stopTokens', 'ignoreEos', 'signal', 'routerTrace', 'expertsPerToken', 'logprobs'];
 
 /** Library default for maxTokens when neither the call nor generation_config.json sets one. */
 export const DEFAULT_MAX_TOKENS = 256;
@@ -63,6 +69,8 @@ export function validateGenerateOptions(options: unknown): GenerateOptions {
   if (routerTrace !== undefined) out.routerTrace = routerTrace;
   const experts = optionalInt(o, 'expertsPerToken', 1, 0x7fffffff);
   if (experts !== undefined) out.expertsPerToken = experts;
+  const logprobs = optionalInt(o, 'logprobs', 0, MAX_TOP_LOGPROBS);
+  if (logprobs !== undefined) out.logprobs = logprobs;
   const signal = o['signal'];
   if (signal !== undefined) {
     if (!(signal instanceof AbortSignal))

@@ -8,7 +8,8 @@ import {
 } from './generate-options.js';
 import { Generation, type FinishReason, type GenerationPiece, type GenerationResult, type StopReason } from './generation.js';
 import type { ChatMessage } from './chat.js';
-import type { ModelLike, RouterStep } from './model-types.js';
+import { logprobsOf, type TokenLogprob } from './logprobs.js';
+import type { ModelLike, RouterStep, SequenceLike } from './model-types.js';
 import { toIds } from './options.js';
 import { Sampler } from './sampling.js';
 import { StopStringMatcher } from './stop-strings.js';
@@ -47,7 +48,17 @@ export function chat(model: ModelLike, messages: readonly ChatMessage[], options
   return generateIds(model, ids, opts);
 }
 
-function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOptions): Generation {
+/** @internal a sequence to generate into, and what to do with it afterwards (a server reuses its slots). */
+export interface SequenceLease {
+  sequence: SequenceLike;
+  release(): void;
+}
+
+/**
+ * @internal generate() over prompt ids already encoded and options already validated. `lease` gives the
+ * sequence (default: a fresh one, disposed at the end); it is called once, when the generation starts.
+ */
+export function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOptions, lease?: (routerTrace: boolean) => SequenceLease): Generation {
   const { config, generationDefaults: defaults } = model;
   const tokenizer = model.tokenizer;
   checkVocabRanges(opts, config.vocabSize);
@@ -68,18 +79,21 @@ function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOption
   eosIds.push(...(defaults.eosTokenIds ?? []));
   const stops = stopTokenSet(opts, eosIds);
   const maxTokens = resolveMaxTokens(opts, defaults);
-  const sampler = new Sampler(opts, Math.min(config.vocabSize, tokenizer.vocabSize), defaults);
+  const vocabLimit = Math.min(config.vocabSize, tokenizer.vocabSize);
+  const sampler = new Sampler(opts, vocabLimit, defaults);
   const trace = opts.routerTrace ?? false;
   const signal = opts.signal;
 
   return new Generation(async (emit, cancelled) => {
     const stopped = (): boolean => cancelled() || signal?.aborted === true;
-    const seq = model.createSequence({ routerTrace: trace });
+    const held = lease ? lease(trace) : freshSequence(model, trace);
+    const seq = held.sequence;
     const decoder = tokenizer.createStreamDecoder();
     const matcher = new StopStringMatcher(typeof opts.stop === 'string' ? [opts.stop] : opts.stop ?? []);
     const tokens: number[] = [];
     let pending: number[] = [];
     let pendingTrace: RouterStep[] = [];
+    let pendingLogprobs: TokenLogprob[] = [];
     let text = '';
     let finishReason: FinishReason = 'length';
     let stopReason: StopReason | undefined;
@@ -92,8 +106,10 @@ function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOption
       if (t === '' && pending.length === 0) return;
       const piece: GenerationPiece = { text: t, tokens: pending };
       if (trace) piece.router = pendingTrace;
+      if (opts.logprobs !== undefined) piece.logprobs = pendingLogprobs;
       pending = [];
       pendingTrace = [];
+      pendingLogprobs = [];
       emit(piece);
     };
 
@@ -111,6 +127,7 @@ function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOption
             finishReason = 'abort';
             break;
           }
+          const lp = opts.logprobs === undefined ? undefined : logprobsOf(logits, vocabLimit, opts.logprobs);
           const tok = sampler.sample(logits);
           sampled++;
           tLast = performance.now();
@@ -122,9 +139,10 @@ function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOption
           }
           tokens.push(tok);
           pending.push(tok);
+          if (lp) pendingLogprobs.push(lp.pick(tok));
           sampler.observe([tok]);
           const scan = matcher.push(decoder.push(tok));
-          const room = seq.length < config.maxPositions;
+          const room = seq.length < seq.contextSize;
           const more = scan.stop === undefined && i + 1 < maxTokens && room;
           const next = more || (trace && room) ? seq.eval([tok], evalOpts) : undefined;
           if (trace) {
@@ -156,7 +174,7 @@ function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOption
       }
     } finally {
       await seq.idle();
-      seq.dispose();
+      held.release();
     }
     const result: GenerationResult = {
       text,
@@ -170,4 +188,9 @@ function generateIds(model: ModelLike, promptIds: number[], opts: GenerateOption
     if (stopReason) result.stopReason = stopReason;
     return result;
   });
+}
+
+function freshSequence(model: ModelLike, routerTrace: boolean): SequenceLease {
+  const sequence = model.createSequence({ routerTrace });
+  return { sequence, release: () => sequence.dispose() };
 }

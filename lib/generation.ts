@@ -3,6 +3,7 @@
  * of the final result. Generation starts at once and runs to its end whether or not anyone iterates;
  * breaking out of a `for await` stops it (finishReason 'abort').
  */
+import type { TokenLogprob } from './logprobs.js';
 import type { RouterStep } from './model-types.js';
 import { SmoeError } from './errors.js';
 
@@ -13,6 +14,8 @@ export interface GenerationPiece {
   tokens: number[];
   /** With `routerTrace: true`: each token's router choices per layer, aligned with `tokens`. */
   router?: RouterStep[];
+  /** With `logprobs` set: each token's log-probability and the most likely alternatives, aligned with `tokens`. */
+  logprobs?: TokenLogprob[];
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';

@@ -23,3 +23,7 @@ export { StopStringMatcher } from './stop-strings.js';
 export type { StopScan } from './stop-strings.js';
 export { loadTokenizer, StreamDecoder, Tokenizer, TokenizerError } from './tokenizer/index.js';
 export type { DecodeOptions, EncodeOptions, StreamDecoderOptions, TokenizerErrorCode } from './tokenizer/index.js';
+export { createServer, kvBudget, SmoeServer } from './server/index.js';
+export type { KvBudget, ListenOptions, ServerOptions } from './server/index.js';
+export type { TokenLogprob, TopLogprob } from './logprobs.js';
+export type { KvCacheType } from './model.js';

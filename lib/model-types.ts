@@ -15,9 +15,21 @@ export interface RouterStep {
   layers: Array<{ experts: number[]; weights: number[] }>;
 }
 
+export type KvCacheType = 'f32' | 'f16';
+
 export interface SequenceOptions {
   /** Record each evaluated token's router choices in `sequence.routerTrace` (default false). */
   routerTrace?: boolean;
+  /**
+   * How the KV cache stores keys and values: 'f32' (default, exact) or 'f16' (half the memory; keys and
+   * values rounded to IEEE half as they are written, attention still computed in fp32; CPU backend only).
+   */
+  kvCache?: KvCacheType;
+  /**
+   * Positions the sequence can hold (default: the model's context, max_position_embeddings). When set, the
+   * cache for all of them is allocated at once and never grows; evaluating past it throws CONTEXT_OVERFLOW.
+   */
+  contextSize?: number;
 }
 
 export interface EvalOptions {
@@ -31,6 +43,8 @@ export interface EvalOptions {
 export interface SequenceLike {
   readonly routerTrace: RouterStep[];
   readonly length: number;
+  /** Positions the sequence can hold. */
+  readonly contextSize: number;
   eval(ids: ArrayLike<number>, options?: EvalOptions): Promise<Float32Array>;
   idle(): Promise<void>;
   dispose(): void;

@@ -23,10 +23,11 @@ import { native, type NativeBackends, type NativeModel, type NativeSequence } fr
 import { loadModelTokenizer } from './model-tokenizer.js';
 import { optionalBool, optionalEnum, optionalInt, optionalObject, rejectUnknownKeys, toIds } from './options.js';
 import { route, type RouteOptions, type RouteReport } from './route.js';
-import type { EvalOptions, RouterStep, SequenceOptions } from './model-types.js';
+import type { EvalOptions, KvCacheType, RouterStep, SequenceOptions } from './model-types.js';
+import { BatchScheduler } from './batch/scheduler.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
-export type { EvalOptions, RouterStep, SequenceOptions } from './model-types.js';
+export type { EvalOptions, KvCacheType, RouterStep, SequenceOptions } from './model-types.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 export type SimdLevel = 'auto' | 'avx512' | 'avx2' | 'generic';
@@ -195,10 +196,12 @@ export class Model {
   #sequences = new Set<Sequence>();
   #tokenizer: Tokenizer | null;
   #chatTemplate: ChatTemplate | undefined;
+  #scheduler: BatchScheduler;
 
   /** @internal use loadModel() */
   constructor(handle: NativeModel, config: MixtralConfig, info: ModelInfo, extras: ModelExtras = {}) {
     this.#handle = handle;
+    this.#scheduler = new BatchScheduler(handle);
     this.config = Object.freeze({ ...config });
     this.info = Object.freeze({ ...info });
     this.#tokenizer = extras.tokenizer ?? null;
@@ -297,14 +300,24 @@ export class Model {
   createSequence(options?: SequenceOptions): Sequence {
     this.#assertOpen();
     const o = optionalObject(options, 'options');
+    rejectUnknownKeys(o, ['routerTrace', 'kvCache', 'contextSize']);
     const trace = optionalBool(o, 'routerTrace') ?? false;
+    const kvCache = optionalEnum(o, 'kvCache', ['f32', 'f16'] as const) ?? 'f32';
+    const contextSize = optionalInt(o, 'contextSize', 1, this.config.maxPositions);
+    if (kvCache === 'f16' && this.info.device !== 'cpu')
+      throw new SmoeError('UNSUPPORTED', `an f16 KV cache is implemented on the CPU backend only so far (this model runs on ${this.info.device})`, {
+        field: 'kvCache',
+      });
     let h: NativeSequence;
     try {
-      h = this.#handle.createSequence();
+      h = this.#handle.createSequence(contextSize === undefined ? { kvCache } : { kvCache, contextSize });
     } catch (e) {
       throw fromNative(e);
     }
-    const s = new Sequence(h, this.config, trace, this.info.expertsPerToken, () => this.#sequences.delete(s), () => this.#closed);
+    const s = new Sequence(h, this.#scheduler, this.config, {
+      trace, experts: this.info.expertsPerToken, contextSize: contextSize ?? this.config.maxPositions,
+      onDispose: () => this.#sequences.delete(s), modelClosed: () => this.#closed,
+    });
     this.#sequences.add(s);
     return s;
   }
@@ -322,6 +335,33 @@ export class Model {
     }
   }
 
+  /** Bytes of KV cache one position takes in a sequence (every layer's K and V). */
+  kvBytesPerToken(kvCache: KvCacheType = 'f32'): number {
+    const c = this.config;
+    return c.numLayers * 2 * c.numKvHeads * c.headDim * (kvCache === 'f16' ? 2 : 4);
+  }
+
+  /**
+   * Starts (or stops) counting how many tokens each layer routes to each expert, across every sequence.
+   * Free on the CPU; on CUDA it copies each layer's routing plan to the host.
+   */
+  countExpertUsage(on = true): void {
+    this.#assertOpen();
+    this.#handle.countExperts(on);
+  }
+
+  /** Tokens routed to each expert while counting was on: [layer][expert]. */
+  expertUsage(): number[][] {
+    const flat = this.#handle.expertCounts();
+    const E = this.config.numExperts;
+    return Array.from({ length: this.config.numLayers }, (_, l) => Array.from(flat.subarray(l * E, (l + 1) * E)));
+  }
+
+  /** @internal what the batch scheduler has run: steps, tokens, items (sequences summed over steps), maxBatch. */
+  get batchStats(): Readonly<BatchScheduler['stats']> {
+    return this.#scheduler.stats;
+  }
+
   /** Frees the weights. Calls made after close() throw MODEL_CLOSED; a running evaluation finishes first. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -337,10 +377,26 @@ export class Model {
   }
 }
 
+/** @internal how a Sequence is made (by Model.createSequence). */
+export interface SequenceSetup {
+  trace: boolean;
+  experts: number;
+  contextSize: number;
+  onDispose: () => void;
+  modelClosed: () => boolean;
+}
+
+/**
+ * A sequence with its own KV cache. Evaluations of different sequences of one model that are pending at
+ * the same time run together, as one batched step (continuous batching; see lib/batch/scheduler.ts).
+ */
 export class Sequence {
   /** Router choices of every token evaluated so far (only when created with `routerTrace: true`). */
   readonly routerTrace: RouterStep[] = [];
+  /** Positions this sequence can hold (the contextSize it was made with, else max_position_embeddings). */
+  readonly contextSize: number;
   #h: NativeSequence;
+  #scheduler: BatchScheduler;
   #config: Readonly<MixtralConfig>;
   #trace: boolean;
   #experts: number;
@@ -351,19 +407,30 @@ export class Sequence {
   #length = 0;
 
   /** @internal use model.createSequence() */
-  constructor(h: NativeSequence, config: Readonly<MixtralConfig>, trace: boolean, experts: number, onDispose: () => void,
-    modelClosed: () => boolean) {
+  constructor(h: NativeSequence, scheduler: BatchScheduler, config: Readonly<MixtralConfig>, setup: SequenceSetup) {
     this.#h = h;
+    this.#scheduler = scheduler;
     this.#config = config;
-    this.#trace = trace;
-    this.#experts = experts;
-    this.#onDispose = onDispose;
-    this.#modelClosed = modelClosed;
+    this.#trace = setup.trace;
+    this.#experts = setup.experts;
+    this.contextSize = setup.contextSize;
+    this.#onDispose = setup.onDispose;
+    this.#modelClosed = setup.modelClosed;
   }
 
   /** Tokens held in the KV cache. */
   get length(): number {
     return this.#length;
+  }
+
+  /** Bytes of KV cache allocated now (all of contextSize at once when it was given, else grown by doubling). */
+  get kvBytes(): number {
+    return this.#disposed ? 0 : this.#h.kvBytes;
+  }
+
+  /** @internal turn the router trace on or off for the following evaluations (server slots are reused). */
+  setRouterTrace(on: boolean): void {
+    this.#trace = on;
   }
 
   /**
@@ -385,14 +452,16 @@ export class Sequence {
       // Work queued before dispose() or model.close() still runs; only disposal stops it here.
       if (this.#disposed) throw new SmoeError('SEQUENCE_DISPOSED', 'the sequence was disposed');
       const start = this.#length;
-      if (start + packed.length > this.#config.maxPositions)
+      if (start + packed.length > this.contextSize)
         throw new InvalidArgumentError(
           'CONTEXT_OVERFLOW',
-          `a context of ${start + packed.length} tokens exceeds max_position_embeddings (${this.#config.maxPositions})`,
+          this.contextSize === this.#config.maxPositions
+            ? `a context of ${start + packed.length} tokens exceeds max_position_embeddings (${this.#config.maxPositions})`
+            : `a context of ${start + packed.length} tokens exceeds the sequence's context size (${this.contextSize})`,
         );
       let r;
       try {
-        r = await this.#h.eval(packed, all, this.#trace, experts);
+        r = await this.#scheduler.eval(this.#h, packed, all, this.#trace, experts);
       } catch (e) {
         throw fromNative(e);
       }
@@ -418,6 +487,7 @@ export class Sequence {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#scheduler.cancel(this.#h, new SmoeError('SEQUENCE_DISPOSED', 'the sequence was disposed'));
     this.#h.dispose();
     this.#onDispose();
   }

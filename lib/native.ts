@@ -53,12 +53,34 @@ export interface NativeSequence {
   /** topK: experts per token for this call, 0 = the model's. */
   eval(ids: Int32Array, allLogits: boolean, trace: boolean, topK: number): Promise<NativeEvalResult>;
   readonly length: number;
-  reset(): void;
+  /** Bytes of KV cache allocated now. */
+  readonly kvBytes: number;
+  /** Keeps the first `keep` positions (default 0: empty). */
+  reset(keep?: number): void;
   dispose(): void;
 }
 
+/** One sequence's part of a batched step. logits: 0 none, 1 the last position's, 2 every position's. */
+export interface NativeStepItem {
+  sequence: NativeSequence;
+  ids: Int32Array;
+  logits: 0 | 1 | 2;
+  trace: boolean;
+}
+
+export interface NativeSequenceOptions {
+  kvCache?: 'f32' | 'f16';
+  /** Positions allocated at once; the cache then never grows past them. */
+  contextSize?: number;
+}
+
 export interface NativeModel {
-  createSequence(): NativeSequence;
+  createSequence(options?: NativeSequenceOptions): NativeSequence;
+  /** One forward pass over every item (distinct sequences); topK 0 = the model's experts per token. */
+  step(items: NativeStepItem[], topK: number): Promise<Array<{ logits?: Float32Array; experts?: Int32Array; weights?: Float32Array }>>;
+  /** Tokens routed to each expert while counting was on, [layers * experts]. */
+  expertCounts(): Float64Array;
+  countExperts(on: boolean): void;
   close(): Promise<void>;
   info(): { backend: string; threads: number; simd: string; device: string; deviceName?: string; precision?: string };
 }

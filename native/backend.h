@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <vector>
 
+#include <string>
+
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace smoe {
@@ -67,6 +70,17 @@ class Backend {
   // (which already holds these tokens); out[T, H * Hd].
   virtual void attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,
                          const AttentionParams& p) = 0;
+  // The same over a cache stored as IEEE half, k, v[positions, G * Hd] F16 (widened to fp32 as read).
+  virtual void attention_f16(float* out, const float* q, const uint16_t* k, const uint16_t* v, int T,
+                             const int32_t* pos, const AttentionParams& p) {
+    (void)out; (void)q; (void)k; (void)v; (void)T; (void)pos; (void)p;
+    throw Error("UNSUPPORTED", std::string("an F16 KV cache is not implemented on the ") + name() + " backend yet");
+  }
+  // dst[n] F16 = x[n] F32 rounded to nearest even (writing K/V rows into an F16 cache).
+  virtual void store_f16(uint16_t* dst, const float* x, size_t n) {
+    (void)dst; (void)x; (void)n;
+    throw Error("UNSUPPORTED", std::string("an F16 KV cache is not implemented on the ") + name() + " backend yet");
+  }
   // Router: logits[T, E] -> softmax over E -> top-K (ties: lowest id) -> renormalize -> plan.
   virtual void gate_topk(const float* logits, int T, int E, int K, RoutePlan& plan) = 0;
   // Makes every host vector of a plan made by gate_topk readable (a no-op where it was built on the host).

@@ -16,6 +16,12 @@ export const MODEL_FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Flags;
 
+/** Help lines of MODEL_FLAGS but --model, which each command words for itself. */
+export const MODEL_FLAGS_HELP = `  -t, --threads N              CPU threads (default: all cores)
+      --device D               cpu (default), auto, cuda or cuda:N
+  -h, --help                   show this help
+`;
+
 /** Flags that become generate() options. */
 export const SAMPLING_FLAGS = {
   'max-tokens': { type: 'string', short: 'n' },

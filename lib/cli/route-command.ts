@@ -4,7 +4,7 @@ import { basename, extname, join } from 'node:path';
 
 import type { Model } from '../model.js';
 import type { RouteReport } from '../route.js';
-import { intFlag, MODEL_FLAGS, parse } from './args.js';
+import { intFlag, MODEL_FLAGS, MODEL_FLAGS_HELP, parse } from './args.js';
 import { UsageError } from './errors.js';
 import { loadFromFlags } from './load.js';
 import { formatComparison, formatGrid, formatSummary, renderSvg, type NamedReport } from './route-render.js';
@@ -29,10 +29,7 @@ Routing:
   -k, --experts-per-token K    route each token to K experts (default: the model's)
       --max-tokens N           route only the first N tokens of each input (default: the context length)
   -m, --model DIR              model folder or .gguf file (default: the packaged demo model)
-  -t, --threads N              CPU threads (default: all cores)
-      --device D               cpu (default), auto, cuda or cuda:N
-  -h, --help                   show this help
-`;
+${MODEL_FLAGS_HELP}`;
 
 const FLAGS = {
   ...MODEL_FLAGS,

@@ -12,7 +12,9 @@ struct Constructors {
   Napi::FunctionReference model, sequence;
 };
 
-// NativeModel: made by openModel(spec) -> Promise<NativeModel>; createSequence(), close() -> Promise, info().
+// NativeModel: made by openModel(spec) -> Promise<NativeModel>; createSequence({ kvCache?, contextSize? }),
+// step(items, topK) -> Promise (continuous batching, native_step.cpp), expertCounts(), countExperts(on),
+// close() -> Promise, info().
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -21,24 +23,35 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
 
  private:
   Napi::Value CreateSequence(const Napi::CallbackInfo& info);
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value ExpertCounts(const Napi::CallbackInfo& info);
+  Napi::Value CountExperts(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   std::shared_ptr<ModelState> state_;
 };
 
 // NativeSequence: eval(Int32Array ids, allLogits, trace, topK) -> Promise<{ logits, experts?, weights? }>,
-// length, reset(), dispose(). One evaluation at a time (the JS layer queues calls).
+// length, kvBytes, reset(keep = 0), dispose(). One evaluation (or step) at a time (the JS layer queues calls).
+// Made with (model) or (model, { kvCache: 'f32' | 'f16', contextSize: N }): contextSize > 0 allocates the
+// cache for N positions at once and never grows it.
 class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit NativeSequence(const Napi::CallbackInfo& info);
   ~NativeSequence() override;
 
-  void finish_eval();  // main thread, when an eval worker completes
+  // Main thread. An evaluation (eval or a step) takes the sequence: start_eval() throws a JS error and
+  // returns null when it cannot (disposed, busy, model closed), else the native sequence, kept alive and
+  // marked busy until finish_eval().
+  Sequence* start_eval(Napi::Env env);
+  void finish_eval();
+  const std::shared_ptr<ModelState>& state() const { return state_; }
 
  private:
   Napi::Value Eval(const Napi::CallbackInfo& info);
   Napi::Value Length(const Napi::CallbackInfo& info);
+  Napi::Value KvBytes(const Napi::CallbackInfo& info);
   Napi::Value Reset(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   void free_now();

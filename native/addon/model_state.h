@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/error.h"
 #include "../load/mapped_file.h"
 #include "../model/mixtral.h"
 
@@ -21,5 +22,14 @@ struct ModelState {
   std::string device_name;           // the GPU's name (CUDA)
   std::string precision;             // "fp32" or "bf16" (CUDA); empty on the CPU
 };
+
+// Worker-thread side of every evaluation: one forward at a time (the pool and workspace are shared), and
+// none on a model closed meanwhile.
+template <class F>
+void with_model(ModelState& st, F&& fn) {
+  std::lock_guard<std::mutex> lk(st.run);
+  if (st.closed) throw Error("MODEL_CLOSED", "the model was closed");
+  fn(*st.model);
+}
 
 }  // namespace smoe::addon

@@ -86,6 +86,9 @@ class CloseWorker : public Napi::AsyncWorker {
 Napi::Function NativeModel::Define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {InstanceMethod<&NativeModel::CreateSequence>("createSequence"),
+                      InstanceMethod<&NativeModel::Step>("step"),
+                      InstanceMethod<&NativeModel::ExpertCounts>("expertCounts"),
+                      InstanceMethod<&NativeModel::CountExperts>("countExperts"),
                       InstanceMethod<&NativeModel::Close>("close"), InstanceMethod<&NativeModel::Info>("info")});
 }
 
@@ -102,7 +105,20 @@ Napi::Value NativeModel::CreateSequence(const Napi::CallbackInfo& info) {
     throw_error(info.Env(), "MODEL_CLOSED", "the model is closed");
     return info.Env().Undefined();
   }
-  return info.Env().GetInstanceData<Constructors>()->sequence.New({Value()});
+  Napi::Value opts = info.Length() > 0 ? info[0] : info.Env().Undefined();
+  return info.Env().GetInstanceData<Constructors>()->sequence.New({Value(), opts});
+}
+
+Napi::Value NativeModel::ExpertCounts(const Napi::CallbackInfo& info) {
+  const std::vector<uint64_t> c = state_->model->expert_counts();
+  Napi::Float64Array a = Napi::Float64Array::New(info.Env(), c.size());
+  for (size_t i = 0; i < c.size(); ++i) a[i] = double(c[i]);
+  return a;
+}
+
+Napi::Value NativeModel::CountExperts(const Napi::CallbackInfo& info) {
+  state_->model->count_experts(info.Length() > 0 && info[0].ToBoolean());
+  return info.Env().Undefined();
 }
 
 Napi::Value NativeModel::Close(const Napi::CallbackInfo& info) {

@@ -1,4 +1,5 @@
 // NativeSequence: a KV cache plus the asynchronous evaluation of tokens appended to it.
+#include <algorithm>
 #include <cstring>
 
 #include "addon.h"
@@ -15,13 +16,11 @@ class EvalWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     failure_ = capture([&] {
-      std::lock_guard<std::mutex> lk(state_->run);
-      if (state_->closed) throw Error("MODEL_CLOSED", "the model was closed");
-      Model& m = *state_->model;
-      const size_t V = size_t(m.config().vocab);
-      logits_.resize(all_ ? ids_.size() * V : V);
-      m.forward(*seq_->seq_, ids_.data(), int(ids_.size()), all_, logits_.data(), trace_ ? &trace_out_ : nullptr,
-                top_k_);
+      with_model(*state_, [&](Model& m) {
+        logits_.resize(all_ ? ids_.size() * size_t(m.config().vocab) : size_t(m.config().vocab));
+        m.forward(*seq_->seq_, ids_.data(), int(ids_.size()), all_, logits_.data(), trace_ ? &trace_out_ : nullptr,
+                  top_k_);
+      });
     });
   }
 
@@ -60,18 +59,39 @@ Napi::Function NativeSequence::Define(Napi::Env env) {
   return DefineClass(env, "NativeSequence",
                      {InstanceMethod<&NativeSequence::Eval>("eval"), InstanceMethod<&NativeSequence::Reset>("reset"),
                       InstanceMethod<&NativeSequence::Dispose>("dispose"),
-                      InstanceAccessor<&NativeSequence::Length>("length")});
+                      InstanceAccessor<&NativeSequence::Length>("length"),
+                      InstanceAccessor<&NativeSequence::KvBytes>("kvBytes")});
 }
 
 NativeSequence::NativeSequence(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSequence>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsObject()) {
+  if (info.Length() < 1 || !info[0].IsObject()) {
     throw_error(env, "INVALID_CALL", "NativeSequence is made by model.createSequence()");
     return;
   }
   NativeModel* m = NativeModel::Unwrap(info[0].As<Napi::Object>());
   state_ = m->state();
-  seq_ = std::make_unique<Sequence>(state_->model->backend(), state_->model->config());
+  DType dtype = DType::F32;
+  int capacity = 0;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    Napi::Value kv = o.Get("kvCache"), cs = o.Get("contextSize");
+    if (!kv.IsUndefined()) {
+      const std::string name = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "";
+      if (name != "f32" && name != "f16") { throw_error(env, "INVALID_OPTION", "kvCache must be 'f32' or 'f16'"); return; }
+      dtype = name == "f16" ? DType::F16 : DType::F32;
+    }
+    if (!cs.IsUndefined()) {
+      const double v = cs.IsNumber() ? cs.As<Napi::Number>().DoubleValue() : -1;
+      if (!(v >= 1 && v <= state_->model->config().max_positions && v == double(int(v)))) {
+        throw_error(env, "INVALID_OPTION", "contextSize must be an integer in [1, max_position_embeddings]");
+        return;
+      }
+      capacity = int(v);
+    }
+  }
+  Failure f = capture([&] { seq_ = std::make_unique<Sequence>(state_->model->backend(), state_->model->config(), dtype, capacity); });
+  if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
 }
 
 NativeSequence::~NativeSequence() { free_now(); }
@@ -82,6 +102,15 @@ void NativeSequence::free_now() {
   seq_.reset();
 }
 
+Sequence* NativeSequence::start_eval(Napi::Env env) {
+  if (!seq_) { throw_error(env, "SEQUENCE_DISPOSED", "the sequence was disposed"); return nullptr; }
+  if (state_->closed) { throw_error(env, "MODEL_CLOSED", "the model is closed"); return nullptr; }
+  if (busy_) { throw_error(env, "SEQUENCE_BUSY", "the sequence is already evaluating"); return nullptr; }
+  busy_ = true;
+  self_ = Napi::Persistent(Value());
+  return seq_.get();
+}
+
 void NativeSequence::finish_eval() {
   busy_ = false;
   self_.Reset();
@@ -90,9 +119,6 @@ void NativeSequence::finish_eval() {
 
 Napi::Value NativeSequence::Eval(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!seq_) { throw_error(env, "SEQUENCE_DISPOSED", "the sequence was disposed"); return env.Undefined(); }
-  if (state_->closed) { throw_error(env, "MODEL_CLOSED", "the model is closed"); return env.Undefined(); }
-  if (busy_) { throw_error(env, "SEQUENCE_BUSY", "the sequence is already evaluating"); return env.Undefined(); }
   if (info.Length() != 4 || !info[0].IsTypedArray() || !info[3].IsNumber() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
     throw_error(env, "INVALID_CALL", "eval(ids: Int32Array, allLogits: boolean, trace: boolean, topK: number)");
@@ -100,10 +126,9 @@ Napi::Value NativeSequence::Eval(const Napi::CallbackInfo& info) {
   }
   Napi::Int32Array a = info[0].As<Napi::Int32Array>();
   std::vector<int32_t> ids(a.Data(), a.Data() + a.ElementLength());
+  if (!start_eval(env)) return env.Undefined();
   auto* w = new EvalWorker(env, this, std::move(ids), info[1].ToBoolean(), info[2].ToBoolean(),
                             info[3].As<Napi::Number>().Int32Value());
-  busy_ = true;
-  self_ = Napi::Persistent(Value());
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -113,11 +138,17 @@ Napi::Value NativeSequence::Length(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), seq_ ? seq_->length : 0);
 }
 
+Napi::Value NativeSequence::KvBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), seq_ ? double(seq_->kv.bytes()) : 0.0);
+}
+
 Napi::Value NativeSequence::Reset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!seq_) { throw_error(env, "SEQUENCE_DISPOSED", "the sequence was disposed"); return env.Undefined(); }
   if (busy_) { throw_error(env, "SEQUENCE_BUSY", "the sequence is evaluating"); return env.Undefined(); }
-  seq_->length = 0;
+  // reset(keep = 0): keeps the first `keep` positions (a rollback of a chunked evaluation that failed).
+  const int keep = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  seq_->length = std::max(0, std::min(keep, seq_->length));
   return env.Undefined();
 }
 

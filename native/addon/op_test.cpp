@@ -15,6 +15,8 @@
 //   dequantize w (weight)                                     -> out [rows * cols] (the CPU's dequantize_row)
 //   rope       x, T, heads, headDim, pos, invFreq, pairs?     -> out (x rotated; pairs: adjacent-pair mode)
 //   attention  q, k, v, T, pos, heads, kvHeads, headDim, window, scale -> out [T, heads * headDim]
+//   attention_f16 the same with k, v as Uint16Array IEEE-half bits -> out
+//   store_f16  x                                              -> bits (Uint16Array: half(x), nearest even)
 //   gate_topk  logits, T, E, K                                -> expertIds, weights, offsets, slots
 //   moe_experts x, logits, T, D, E, K, w1[], w3[], w2[]      -> out [T, D] (+ the plan's arrays)
 #include <napi.h>
@@ -155,6 +157,17 @@ class Runner {
   std::vector<std::unique_ptr<std::vector<char>>> host_;
 };
 
+// A Uint16Array of IEEE-half bits packed into floats (backend memory is counted in floats), zero-padded.
+std::vector<float> half_bits(const Napi::Object& o, const char* key) {
+  Napi::Value v = need(o, key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array)
+    throw Error("INVALID_ARGUMENT", std::string("opTest: '") + key + "' must be a Uint16Array of half bits");
+  Napi::Uint16Array a = v.As<Napi::Uint16Array>();
+  std::vector<float> out((a.ElementLength() + 1) / 2, 0.f);
+  if (a.ElementLength()) std::memcpy(out.data(), a.Data(), a.ElementLength() * sizeof(uint16_t));
+  return out;
+}
+
 Napi::Float32Array to_js(Napi::Env env, const std::vector<float>& v) {
   Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
   if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
@@ -244,7 +257,15 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
     float* dx = R.put(x);
     be.rope(dx, T, H, Hd, pos.data(), inv.data(), pairs);
     r.Set("out", to_js(env, R.get(dx, x.size())));
-  } else if (op == "attention") {
+  } else if (op == "store_f16") {
+    auto x = f32(in, "x");
+    float* d = R.zeros((x.size() + 1) / 2);
+    be.store_f16(reinterpret_cast<uint16_t*>(d), R.put(x), x.size());
+    std::vector<float> h = R.get(d, (x.size() + 1) / 2);
+    Napi::Uint16Array bits = Napi::Uint16Array::New(env, x.size());
+    if (!x.empty()) std::memcpy(bits.Data(), h.data(), x.size() * sizeof(uint16_t));
+    r.Set("bits", bits);
+  } else if (op == "attention" || op == "attention_f16") {
     const int T = num(in, "T");
     AttentionParams p;
     p.heads = num(in, "heads");
@@ -252,16 +273,24 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
     p.head_dim = num(in, "headDim");
     p.window = num(in, "window");
     p.scale = float(real(in, "scale"));
-    auto q = f32(in, "q"), k = f32(in, "k"), v = f32(in, "v");
+    const bool half = op == "attention_f16";
+    auto q = f32(in, "q");
+    // F16 caches travel as their bits, two per float of backend memory.
+    auto k = half ? half_bits(in, "k") : f32(in, "k"), v = half ? half_bits(in, "v") : f32(in, "v");
+    const size_t per = half ? 2 : 1;
     auto pos = i32(in, "pos");
     expect(T > 0 && p.heads > 0 && p.kv_heads > 0 && p.heads % p.kv_heads == 0 && p.head_dim > 0 &&
                pos.size() == size_t(T) && q.size() == size_t(T) * p.heads * p.head_dim, "attention shapes");
     int maxpos = 0;
     for (int32_t x : pos) { expect(x >= 0, "positions must be >= 0"); maxpos = std::max(maxpos, int(x)); }
     const size_t kv = size_t(maxpos + 1) * p.kv_heads * p.head_dim;
-    expect(k.size() >= kv && v.size() >= kv, "attention: k and v must hold every position up to max(pos)");
+    expect(k.size() * per >= kv && v.size() * per >= kv, "attention: k and v must hold every position up to max(pos)");
     float* out = R.zeros(q.size());
-    be.attention(out, R.put(q), R.put(k), R.put(v), T, pos.data(), p);
+    if (half)
+      be.attention_f16(out, R.put(q), reinterpret_cast<const uint16_t*>(R.put(k)), reinterpret_cast<const uint16_t*>(R.put(v)), T,
+                       pos.data(), p);
+    else
+      be.attention(out, R.put(q), R.put(k), R.put(v), T, pos.data(), p);
     r.Set("out", to_js(env, R.get(out, q.size())));
   } else if (op == "gate_topk" || op == "moe_experts") {
     const int T = num(in, "T"), E = num(in, "E"), K = num(in, "K");

@@ -67,25 +67,26 @@ inline float f16_to_f32(uint16_t h) {
   float f; std::memcpy(&f, &u, 4); return f;
 }
 
-// float -> IEEE half, round to nearest even (as F16C's vcvtps2ph with imm 0), subnormals and overflow to inf
-// included; NaN stays NaN.
+// float -> IEEE half, round to nearest even (as numpy / torch .half()); overflow gives inf, NaN stays NaN.
 inline uint16_t f32_to_f16(float f) {
-  uint32_t u; std::memcpy(&u, &f, 4);
-  const uint32_t sign = (u >> 16) & 0x8000, a = u & 0x7fffffffu;
-  if (a >= 0x7f800000u) return uint16_t(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 | ((a >> 13) & 0x3ff) : 0));
-  if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00);  // rounds past 65504
-  if (a < 0x38800000u) {                                  // below the smallest normal half: subnormal or 0
-    if (a < 0x33000000u) return uint16_t(sign);           // < 2^-25 rounds to 0 (2^-25 itself ties to even 0)
-    const uint32_t e = a >> 23, m = (a & 0x7fffff) | 0x800000;
-    const uint32_t shift = 126 - e;                        // value = m * 2^(e-150); half ulp = 2^-24
-    uint32_t h = m >> shift;
-    const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1))) ++h;
-    return uint16_t(sign | h);
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) return uint16_t(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));  // inf, NaN
+  if (ax >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // >= 65520 rounds past the largest half
+  if (ax < 0x38800000u) {  // below 2^-14: a half subnormal (or zero), in units of 2^-24
+    float a;
+    std::memcpy(&a, &ax, 4);
+    const float scaled = a * 16777216.0f;  // exact: a power-of-two scale
+    uint32_t m = uint32_t(scaled);
+    const float rem = scaled - float(m);
+    if (rem > 0.5f || (rem == 0.5f && (m & 1u))) ++m;  // m may reach 0x400: the smallest normal, as encoded
+    return uint16_t(sign | m);
   }
-  uint32_t h = ((a >> 13) - (112u << 10));  // rebias exponent 127 -> 15
-  const uint32_t rem = a & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) ++h;
+  const uint32_t r = ax - (uint32_t(127 - 15) << 23);  // rebias the exponent
+  uint32_t h = r >> 13;
+  const uint32_t rem = r & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry rolls into the exponent, as it should
   return uint16_t(sign | h);
 }
 

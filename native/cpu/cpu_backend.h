@@ -49,6 +49,9 @@ class CpuBackend final : public Backend {
   void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, bool pairs) override;
   void attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,
                  const AttentionParams& p) override;
+  void attention_f16(float* out, const float* q, const uint16_t* k, const uint16_t* v, int T, const int32_t* pos,
+                     const AttentionParams& p) override;
+  void store_f16(uint16_t* dst, const float* x, size_t n) override;
   void gate_topk(const float* logits, int T, int E, int K, RoutePlan& plan) override;
   void moe_experts(float* out, const float* x, int T, int D, const RoutePlan& plan,
                    const std::vector<ExpertWeights>& experts) override;
