@@ -36,7 +36,7 @@ const GPT2_PRE: Record<string, unknown> = {
 class LlamaSpmTokenizer extends Tokenizer {
   readonly #spm: LlamaSpmEncoder;
   constructor(json: unknown, config: unknown, file: string, spm: LlamaSpmEncoder) {
-    super(json, config, { tokenizerFile: file });
+    super(json, config, { tokenizerFile: file }, spm.tokens);
     this.#spm = spm;
   }
 
@@ -137,7 +137,7 @@ export function ggufTokenizer(g: GgufFile): Tokenizer | null {
       pre_tokenizer: preTokenizer,
       decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     };
-    return new Tokenizer(json, config, { tokenizerFile: file });
+    return new Tokenizer(json, config, { tokenizerFile: file }, tokens);
   } catch (e) {
     if (e instanceof TokenizerError)
       throw new ModelLoadError('TOKENIZER_INVALID', `${file}: cannot build the tokenizer from its metadata: ${e.message}`, { file, cause: e });

@@ -23,16 +23,17 @@ const VARIANTS = [
   ['tiny-mixtral', 'F16', 'stacked', 3],
   ['tiny-mixtral', 'BF16', 'per-expert', 3],
   ['tiny-mixtral-f32', 'F32', 'stacked', 2],
-  ['tiny-mixtral', 'F16', 'per-expert', 2],
+  ['tiny-mixtral', 'F16', 'per-expert', 2, 256],
 ];
 
-for (const [name, type, layout, version] of VARIANTS) {
-  describe(`${name} as a ${type} GGUF v${version}, ${layout} experts`, () => {
+for (const [name, type, layout, version, alignment] of VARIANTS) {
+  describe(`${name} as a ${type} GGUF v${version}, ${layout} experts${alignment ? `, alignment ${alignment}` : ''}`, () => {
     const ref = reference(name);
     let model;
     before(async () => {
       const file = tmp(`${name}.gguf`);
-      await ggufFromFixture(fixture(name), file, { type, layout, version });
+      await ggufFromFixture(fixture(name), file, { type, layout, version, extraMeta: alignment ? { 'general.alignment': gguf.u32(alignment) } : {} });
+      if (alignment) assert.equal((await readGguf(file)).alignment, alignment);
       model = await loadModel(file, { threads: 2 });
     });
     after(async () => { await model.close(); });

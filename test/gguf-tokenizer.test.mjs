@@ -108,6 +108,15 @@ describe('tokenizer metadata that cannot be used', () => {
     assert.deepEqual(tok.encode('a a'), [1, 5, 5]);
     assert.throws(() => tok.encode('é'), { code: 'TOKENIZER_INPUT' }); // no byte tokens (llama.cpp throws too)
     assert.equal(ggufTokenizer(await file({ 'tokenizer.ggml.model': undefined })), null);
+    // A text listed under two ids: encoding takes the last (llama.cpp's map), both ids decode.
+    const dup = ggufTokenizer(await file({
+      'tokenizer.ggml.tokens': gguf.arr('string', ['<unk>', '<s>', '</s>', 'a', '\u2581', '\u2581a', '\u2581a']),
+      'tokenizer.ggml.scores': gguf.arr('f32', [0, 0, 0, -1, -2, -3, -3]),
+      'tokenizer.ggml.token_type': gguf.arr('i32', [2, 3, 3, 1, 1, 1, 1]),
+    }));
+    assert.deepEqual(dup.encode('a', { addSpecialTokens: false }), [6]);
+    assert.equal(dup.decode([5, 6]), 'a a');
+    assert.equal(dup.vocabSize, 7);
     // Absent special ids take llama.cpp's SPM defaults: unk 0, bos 1, eos 2.
     const d = ggufTokenizer(await file({ 'tokenizer.ggml.bos_token_id': undefined }));
     assert.deepEqual([d.unkId, d.bosId, d.eosId, d.addBosToken], [0, 1, 2, true]);

@@ -90,6 +90,10 @@ export class LlamaSpmEncoder {
     this.#specials = order.map((i) => ids[i]!);
   }
 
+  get tokens(): readonly string[] {
+    return this.#v.tokens;
+  }
+
   /** Token ids of `text`, as llama.cpp's `llama_tokenize(vocab, text, addSpecial, parseSpecial)`. */
   encode(text: string, addSpecial: boolean, parseSpecial: boolean): number[] {
     const v = this.#v;

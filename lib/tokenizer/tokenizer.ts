@@ -88,14 +88,18 @@ export class Tokenizer implements StreamSource {
   private readonly wrap: SpecialWrap;
   /** With a null pre-tokenizer: cut segments before runs of this char (proven result-preserving), or null. */
   private readonly cutChar: string | null;
+  /** Every id's token text when the caller has them (GGUF lists may repeat a text under several ids). */
+  private readonly tokenTexts: readonly string[] | undefined;
 
   /**
    * Build from parsed JSON.
    * @param tokenizerJson parsed tokenizer.json
    * @param config parsed tokenizer_config.json, or undefined when there is none
+   * @param tokenTexts the text of every id, for vocabularies where ids share a text (a GGUF token list)
    * @throws TokenizerError TOKENIZER_FILE / TOKENIZER_UNSUPPORTED
    */
-  constructor(tokenizerJson: unknown, config?: unknown, sources: TokenizerSources = {}) {
+  constructor(tokenizerJson: unknown, config?: unknown, sources: TokenizerSources = {}, tokenTexts?: readonly string[]) {
+    this.tokenTexts = tokenTexts;
     const root = new JsonContext(sources.tokenizerFile ?? 'tokenizer.json');
     const tj = asObject(tokenizerJson, root);
 
@@ -135,7 +139,7 @@ export class Tokenizer implements StreamSource {
     this.added.setNormalizer((s) => (norm ? norm.normalize(s) : s));
     this.cutChar = this.preTokenizer === null && this.model.canCutBefore(CUT_CHAR) ? CUT_CHAR : null;
 
-    let maxId = this.model.size - 1;
+    let maxId = Math.max(this.model.size, tokenTexts?.length ?? 0) - 1;
     for (const t of addedList) maxId = Math.max(maxId, t.id);
     this.vocabSize = maxId + 1;
     this.unkId = this.model.options.unkToken === null ? undefined : this.tokenToId(this.model.options.unkToken);
@@ -186,7 +190,7 @@ export class Tokenizer implements StreamSource {
   /** Token string of `id` (added tokens first, then the model vocab), or `undefined`. */
   idToToken(id: number): string | undefined {
     if (!Number.isInteger(id) || id < 0) return undefined;
-    return this.added.getById(id)?.content ?? this.model.idToToken[id];
+    return this.added.getById(id)?.content ?? this.model.idToToken[id] ?? this.tokenTexts?.[id];
   }
 
   /** Id of a token string (added tokens first, then the model vocab), or `undefined`. */
