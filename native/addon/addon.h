@@ -52,6 +52,9 @@ class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
 
 Napi::Value OpenModel(const Napi::CallbackInfo& info);
 
+// quantizeRows(type, data, dtype, rows, cols, threads) -> Promise<Uint8Array> of ggml blocks (quantize_rows.cpp).
+Napi::Value QuantizeRows(const Napi::CallbackInfo& info);
+
 // opTest(name, inputs): one backend op on typed arrays, synchronously, for tests (op_test.cpp).
 Napi::Value OpTest(const Napi::CallbackInfo& info);
 

@@ -1,0 +1,124 @@
+// quantizeRows(type, data, dtype, rows, cols, threads) -> Promise<Uint8Array>: quantizes a row-major matrix
+// of F32 / F16 / BF16 values (data: Float32Array, or Uint16Array of raw half / bfloat16 bits) into ggml
+// blocks of `type` ('Q8_0', 'Q4_K', ...) off the event loop, rows split over `threads` threads. The result
+// holds rows * row_bytes(type, cols) bytes, row after row, as llama-quantize writes the tensor.
+#include <napi.h>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../quant/quantize.h"
+#include "addon.h"
+#include "js_error.h"
+
+namespace smoe::addon {
+namespace {
+
+class QuantizeWorker : public Napi::AsyncWorker {
+ public:
+  QuantizeWorker(Napi::Env env, DType type, DType src_dtype, const void* src, int64_t rows, int64_t cols, int threads,
+                 Napi::Object input, Napi::Buffer<uint8_t> out)
+      : Napi::AsyncWorker(env), deferred_(env), type_(type), src_dtype_(src_dtype), src_(src), rows_(rows),
+        cols_(cols), threads_(threads), dst_(out.Data()) {
+    input_ = Napi::Persistent(input);  // both stay alive (and unmoved) while Execute runs
+    out_ = Napi::Persistent(out);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    failure_ = capture([&] {
+      const size_t out_row = row_bytes(type_, cols_);
+      const int64_t per = (rows_ + threads_ - 1) / threads_;
+      std::vector<Failure> failures(static_cast<size_t>(threads_));
+      auto run = [&](int t) {
+        failures[size_t(t)] = capture([&] {
+          const int64_t r0 = t * per, r1 = std::min(rows_, r0 + per);
+          if (src_dtype_ == DType::F32) {
+            const float* src = static_cast<const float*>(src_) + r0 * cols_;
+            quant::quantize_rows(type_, src, static_cast<uint8_t*>(dst_) + size_t(r0) * out_row, r1 - r0, cols_);
+            return;
+          }
+          // Half-precision input: widen a few rows at a time (exact), then quantize them.
+          const int64_t step = std::max<int64_t>(1, 65536 / cols_);
+          std::vector<float> buf(size_t(step * cols_));
+          const uint16_t* src = static_cast<const uint16_t*>(src_);
+          for (int64_t r = r0; r < r1; r += step) {
+            const int64_t n = std::min(step, r1 - r);
+            for (int64_t i = 0; i < n * cols_; ++i) buf[size_t(i)] = load_as_f32(src + r * cols_, src_dtype_, size_t(i));
+            quant::quantize_rows(type_, buf.data(), static_cast<uint8_t*>(dst_) + size_t(r) * out_row, n, cols_);
+          }
+        });
+      };
+      std::vector<std::thread> pool;
+      for (int t = 1; t < threads_; ++t) pool.emplace_back(run, t);
+      run(0);
+      for (std::thread& th : pool) th.join();
+      for (const Failure& f : failures)
+        if (f.failed()) throw Error(f.code, f.message);
+    });
+  }
+  void OnOK() override {
+    if (failure_.failed()) { deferred_.Reject(make_error(Env(), failure_).Value()); return; }
+    deferred_.Resolve(out_.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  DType type_, src_dtype_;
+  const void* src_;
+  int64_t rows_, cols_;
+  int threads_;
+  void* dst_;
+  Napi::ObjectReference input_;
+  Napi::Reference<Napi::Buffer<uint8_t>> out_;
+  Failure failure_;
+};
+
+void check(bool ok, const std::string& message) {
+  if (!ok) throw Error("INVALID_ARGUMENT", "quantizeRows: " + message);
+}
+
+}  // namespace
+
+Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value result = env.Undefined();
+  Failure f = capture([&] {
+    check(info.Length() >= 6, "expected (type, data, dtype, rows, cols, threads)");
+    check(info[0].IsString() && info[2].IsString(), "type and dtype must be strings");
+    DType type = DType::F32, src_dtype = DType::F32;
+    const std::string type_name = info[0].As<Napi::String>().Utf8Value();
+    const std::string dtype_name_ = info[2].As<Napi::String>().Utf8Value();
+    if (!dtype_from_name(type_name, type) || !quant::can_quantize(type))
+      throw Error("UNSUPPORTED_QUANT", "quantizeRows: cannot quantize to '" + type_name + "'");
+    check(dtype_from_name(dtype_name_, src_dtype) && !is_quantized(src_dtype), "dtype must be F32, F16 or BF16");
+    check(info[3].IsNumber() && info[4].IsNumber() && info[5].IsNumber(), "rows, cols and threads must be numbers");
+    const int64_t rows = info[3].As<Napi::Number>().Int64Value(), cols = info[4].As<Napi::Number>().Int64Value();
+    const int threads = std::max(1, std::min(256, info[5].As<Napi::Number>().Int32Value()));
+    check(rows >= 0 && cols > 0, "rows must be >= 0 and cols > 0");
+    check(cols % block_elems(type) == 0,
+          "cols (" + std::to_string(cols) + ") is not a multiple of " + type_name + "'s block of " +
+              std::to_string(block_elems(type)));
+    check(info[1].IsTypedArray(), "data must be a typed array");
+    Napi::TypedArray data = info[1].As<Napi::TypedArray>();
+    const napi_typedarray_type want = src_dtype == DType::F32 ? napi_float32_array : napi_uint16_array;
+    check(data.TypedArrayType() == want, src_dtype == DType::F32 ? "F32 data must be a Float32Array"
+                                                                 : "F16/BF16 data must be a Uint16Array of raw bits");
+    check(double(data.ElementLength()) == double(rows) * double(cols), "data holds " + std::to_string(data.ElementLength()) +
+                                                                           " values, rows * cols is " +
+                                                                           std::to_string(rows * cols));
+    const size_t out_bytes = size_t(rows) * row_bytes(type, cols);
+    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, out_bytes);
+    const void* src = static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+    auto* w = new QuantizeWorker(env, type, src_dtype, src, rows, cols,
+                                 int(std::min<int64_t>(threads, std::max<int64_t>(1, rows))), data, out);
+    result = w->promise();
+    w->Queue();
+  });
+  if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
+  return result;
+}
+
+}  // namespace smoe::addon
