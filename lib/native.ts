@@ -71,6 +71,12 @@ export interface NativeBackends {
 export interface NativeAddon {
   openModel(spec: NativeSpec): Promise<NativeModel>;
   backends(): NativeBackends;
+  /**
+   * Rows x cols values (F32 as a Float32Array, F16 / BF16 as a Uint16Array of raw bits) as `type`: ggml
+   * blocks ('Q8_0', 'Q4_K', ...) byte for byte as llama-quantize writes them, or F32 / F16 / BF16.
+   */
+  quantizeRows(type: string, data: Float32Array | Uint16Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
+    threads: number): Promise<Uint8Array>;
 }
 
 let addon: NativeAddon | undefined;

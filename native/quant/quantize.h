@@ -10,7 +10,8 @@
 
 namespace smoe::quant {
 
-// True for the types these quantizers write: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
+// True for the types these quantizers write: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, and the
+// plain F32 / F16 / BF16 (ggml's round-to-nearest-even conversions).
 bool can_quantize(DType type);
 
 // Quantizes nrows rows of n_per_row fp32 values (src, row-major) into dst. n_per_row must be a multiple of
