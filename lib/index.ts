@@ -23,3 +23,6 @@ export { StopStringMatcher } from './stop-strings.js';
 export type { StopScan } from './stop-strings.js';
 export { loadTokenizer, StreamDecoder, Tokenizer, TokenizerError } from './tokenizer/index.js';
 export type { DecodeOptions, EncodeOptions, StreamDecoderOptions, TokenizerErrorCode } from './tokenizer/index.js';
+export { quantizeModel } from './quantize/quantize-model.js';
+export type { QuantizeOptions, QuantizeProgress, QuantizeResult } from './quantize/quantize-model.js';
+export { QUANT_MIX_NAMES } from './quantize/mixes.js';

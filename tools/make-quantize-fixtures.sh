@@ -43,12 +43,12 @@ rm -rf "$OUT" && node "$ROOT/tools/quantize-fixtures/record.mjs" "$WORK" "$OUT"
 # llama.cpp loads and runs what smoe writes (from the HF folder and from the converter's GGUF).
 for t in q4_k_m q8_0 q2_k; do
   node "$ROOT/dist/cli/main.js" quantize "$WORK/models/qz-mixtral-e8" "$WORK/smoe-e8-$t.gguf" --type "$t"
-  cmp "$WORK/smoe-e8-$t.gguf" "$WORK/qz-mixtral-e8-${t^^}.gguf" && echo "smoe quantize --type $t: identical to llama-quantize's file"
+  cmp "$WORK/smoe-e8-$t.gguf" "$WORK/qz-mixtral-e8-${t^^}.gguf"; echo "smoe quantize --type $t: identical to llama-quantize's file"
   "$BIN/llama-bench" -m "$WORK/smoe-e8-$t.gguf" -p 8 -n 4 -r 1 -t 2 -o csv >/dev/null
   echo "llama-bench ran $WORK/smoe-e8-$t.gguf (-p 8 -n 4)"
 done
 node "$ROOT/dist/cli/main.js" quantize "$WORK/tiny-mixtral-bf16-src.gguf" "$WORK/smoe-tiny-q4_k_m.gguf" --type q4_k_m
-cmp "$WORK/smoe-tiny-q4_k_m.gguf" "$WORK/tiny-mixtral-Q4_K_M.gguf" && echo "smoe quantize GGUF -> q4_k_m: identical to llama-quantize's file"
+cmp "$WORK/smoe-tiny-q4_k_m.gguf" "$WORK/tiny-mixtral-Q4_K_M.gguf"; echo "smoe quantize GGUF -> q4_k_m: identical to llama-quantize's file"
 "$BIN/llama-cli" -m "$WORK/smoe-e8-q4_k_m.gguf" -p "Hello" -n 4 -st --temp 0 -t 2 </dev/null >"$WORK/cli.log" 2>&1 \
   || { tail -20 "$WORK/cli.log"; exit 1; }
 echo "llama-cli generated 4 tokens from $WORK/smoe-e8-q4_k_m.gguf"

@@ -12,6 +12,7 @@ llama.cpp's convert_hf_to_gguf.py + llama-quantize would, with the same per-tens
 
 Options:
       --type TYPE              ${QUANT_MIX_NAMES.join(', ')}
+      --pure                   every quantized tensor in the type's base type (llama-quantize --pure)
   -t, --threads N              quantizer threads (default: all cores)
   -q, --quiet                  no progress bar
   -h, --help                   show this help
@@ -21,6 +22,7 @@ const FLAGS = {
   type: { type: 'string' },
   threads: { type: 'string', short: 't' },
   quiet: { type: 'boolean', short: 'q' },
+  pure: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -62,7 +64,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const threads = intFlag(v, 'threads');
   if (threads !== undefined && threads < 1) throw new UsageError('--threads must be >= 1');
   const report = v['quiet'] ? undefined : progressReporter();
-  const r = await quantizeModel(input, output, { type, ...(threads !== undefined ? { threads } : {}), ...(report ? { onProgress: report } : {}) });
+  const r = await quantizeModel(input, output, { type, pure: v['pure'] === true, ...(threads !== undefined ? { threads } : {}), ...(report ? { onProgress: report } : {}) });
   if (report && process.stderr.isTTY) process.stderr.write('\n');
   const counts = new Map<string, number>();
   for (const t of r.tensors) counts.set(t.type, (counts.get(t.type) ?? 0) + 1);

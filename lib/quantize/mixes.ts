@@ -201,9 +201,10 @@ function fallback(t: PlanTensor, target: string): string {
 
 /**
  * The ggml type of every tensor for `mix`, in the order given (which must be llamaTensorOrder's, as the
- * counters of the rules run in that order). Tensors that are not quantized keep their type.
+ * counters of the rules run in that order). Tensors that are not quantized keep their type. `pure`
+ * (llama-quantize --pure) gives every quantized tensor the mix's default type, fall-backs aside.
  */
-export function planTensorTypes(tensors: readonly PlanTensor[], mix: QuantMix, model: PlanModel): string[] {
+export function planTensorTypes(tensors: readonly PlanTensor[], mix: QuantMix, model: PlanModel, pure = false): string[] {
   const s: State = {
     nAttentionWv: tensors.filter((t) => isAttnV(category(t.name))).length,
     iAttentionWv: 0, iFfnDown: 0, iFfnGate: 0, iFfnUp: 0,
@@ -212,6 +213,6 @@ export function planTensorTypes(tensors: readonly PlanTensor[], mix: QuantMix, m
   return tensors.map((t) => {
     if (!allowsQuantization(t)) return t.type;
     if (!isQuantized(mix.defaultType)) return mix.defaultType;
-    return fallback(t, ruleType(s, mix.defaultType, t, mix.name, category(t.name), model));
+    return fallback(t, pure ? mix.defaultType : ruleType(s, mix.defaultType, t, mix.name, category(t.name), model));
   });
 }

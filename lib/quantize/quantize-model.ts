@@ -38,6 +38,8 @@ export interface QuantizeProgress {
 export interface QuantizeOptions {
   /** The mix: 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k', 'q3_k_m', 'q2_k', 'f16', 'bf16', ... (QUANT_MIX_NAMES). */
   type: string;
+  /** Every quantized tensor in the mix's default type, as llama-quantize --pure (fall-backs aside). */
+  pure?: boolean;
   /** Quantizer threads (default: all cores). */
   threads?: number;
   onProgress?: (p: QuantizeProgress) => void;
@@ -97,7 +99,8 @@ export async function quantizeModel(input: string, output: string, options: Quan
   }
   try {
     tensors = [...tensors].sort((a, b) => llamaTensorOrder(a.name, b.name));
-    const types = planTensorTypes(tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.keepAs ?? t.type })), mix, model);
+    const types = planTensorTypes(tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.keepAs ?? t.type })), mix, model,
+      options.pure === true);
 
     // llama-quantize copies the metadata, then sets these two (remove + append) and drops split keys.
     const meta = new Map(metadata);
