@@ -6,16 +6,16 @@
  * pairs instead of halves), and the converter's metadata keys in its order.
  * 1-d tensors, norms and the router are written F32 (the converter's rule), the rest in their stored type.
  */
-import { basename } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 
 import { readConfig, type MixtralConfig } from '../load/config.js';
-import { gguf } from '../load/gguf-write.js';
 import type { GgufValue } from '../load/gguf.js';
 import { isObject, readJsonFile } from '../load/json-file.js';
 import { readTensorIndex, requireComputeDType, type TensorEntry } from '../load/safetensors.js';
 import { ModelLoadError } from '../errors.js';
-import { hfVocabMetadata } from './hf-vocab.js';
-import { FileReader, plainTypeBytes, storedTensor, type PlainType, type SourceTensor } from './source-tensor.js';
+import { ggufHyperParameters, ggufLlamaHfVocab, ggufTensorPlan, permuteQkRows, type GgufTensorPlan } from '../load/hf-to-gguf.js';
+import { FileReader, plainTypeBytes, type PlainType, type SourceTensor } from './source-tensor.js';
 
 export interface ModelSource {
   /** Metadata before the quantizer's general.quantization_version / general.file_type. */
@@ -23,18 +23,6 @@ export interface ModelSource {
   tensors: SourceTensor[];
   config: MixtralConfig;
   close(): Promise<void>;
-}
-
-/** Rows [r0, r1) of a head-permuted tensor (r0, r1 multiples of headDim): row h*hd + 2i + j <- h*hd + j*hd/2 + i. */
-function permuteHeads(src: Uint8Array, rows: number, rowBytes: number, headDim: number): Uint8Array {
-  const out = new Uint8Array(new ArrayBuffer(src.length));
-  const half = headDim / 2;
-  for (let r = 0; r < rows; r++) {
-    const h = Math.floor(r / headDim), w = r % headDim, i = w >> 1, j = w & 1;
-    const from = h * headDim + j * half + i;
-    out.set(src.subarray(from * rowBytes, (from + 1) * rowBytes), r * rowBytes);
-  }
-  return out;
 }
 
 /**
@@ -79,89 +67,53 @@ export async function openHfSource(dir: string): Promise<ModelSource> {
         { file: t.file, tensor: name });
     return t as TensorEntry & { dtype: PlainType };
   };
-  /** A 2-d HF tensor [rows, cols] (or 1-d [cols]) under its GGUF name. */
-  const plain = (gname: string, hname: string, shape: number[]): SourceTensor => {
-    const t = entry(hname, shape);
-    const cols = shape[shape.length - 1]!, rows = shape.length === 2 ? shape[0]! : 1;
-    const st = storedTensor(reader, t.file, t.offset, { name: gname, dims: shape.length === 2 ? [cols, rows] : [cols], type: t.dtype, rows, cols }, hname);
-    // The converter writes 1-d tensors, norms and the router as F32 (they stay so in every mix).
-    if (shape.length === 1 || gname.endsWith('_norm.weight') || gname.endsWith('ffn_gate_inp.weight')) st.keepAs = 'F32';
-    return st;
-  };
-  const permuted = (gname: string, hname: string, shape: number[]): SourceTensor => {
-    const base = plain(gname, hname, shape);
-    const rowBytes = base.cols * plainTypeBytes(base.type as PlainType);
-    return { ...base, rowAlign: hd, read: async (r0, r1) => permuteHeads(await base.read(r0, r1), r1 - r0, rowBytes, hd) };
-  };
-  /** E expert tensors [rows, cols] stacked into one [cols, rows, E]. */
-  const stacked = (gname: string, names: string[], shape: [number, number]): SourceTensor => {
-    const parts = names.map((n) => entry(n, shape));
+  /** The GGUF tensor of plan entry p: one HF tensor (q / k rows permuted) or E expert tensors stacked. */
+  const tensorOf = (p: GgufTensorPlan): SourceTensor => {
+    const parts = p.sources.map((n) => entry(n, p.sources.length > 1 ? [p.dims[1]!, p.dims[0]!] : [...p.dims].reverse()));
     const type = parts[0]!.dtype;
-    for (const p of parts)
-      if (p.dtype !== type)
-        throw new ModelLoadError('UNSUPPORTED_DTYPE', `tensor ${p.name} is ${p.dtype} but ${parts[0]!.name} is ${type}; the experts of a layer must share a dtype`,
-          { file: p.file, tensor: p.name });
-    const [rows, cols] = shape;
-    const rowBytes = cols * plainTypeBytes(type);
-    return {
-      name: gname, dims: [cols, rows, parts.length], type, rows: rows * parts.length, cols, rowAlign: 1,
-      read: async (r0, r1) => {
-        const out = new Uint8Array(new ArrayBuffer((r1 - r0) * rowBytes));
-        for (let r = r0; r < r1;) {
-          const e = Math.floor(r / rows), end = Math.min(r1, (e + 1) * rows), p = parts[e]!;
-          const b = await reader.read(p.file, p.offset + (r - e * rows) * rowBytes, (end - r) * rowBytes, p.name);
-          out.set(b, (r - r0) * rowBytes);
-          r = end;
-        }
-        return out;
-      },
+    for (const q of parts)
+      if (q.dtype !== type)
+        throw new ModelLoadError('UNSUPPORTED_DTYPE', `tensor ${q.name} is ${q.dtype} but ${parts[0]!.name} is ${type}; the experts of a layer must share a dtype`,
+          { file: q.file, tensor: q.name });
+    const cols = p.dims[0]!, rowsPer = p.dims[1] ?? 1, rowBytes = cols * plainTypeBytes(type);
+    const readRows = async (r0: number, r1: number): Promise<Uint8Array> => {
+      const out = new Uint8Array(new ArrayBuffer((r1 - r0) * rowBytes));
+      for (let r = r0; r < r1;) {
+        const e = Math.floor(r / rowsPer), end = Math.min(r1, (e + 1) * rowsPer), q = parts[e]!;
+        out.set(await reader.read(q.file, q.offset + (r - e * rowsPer) * rowBytes, (end - r) * rowBytes, q.name), (r - r0) * rowBytes);
+        r = end;
+      }
+      return out;
     };
+    const t: SourceTensor = { name: p.name, dims: p.dims, type, rows: rowsPer * parts.length, cols, rowAlign: 1, read: readRows };
+    if (p.permuteHeads) {
+      // Whole heads at a time: the permutation moves rows within a head.
+      t.rowAlign = rowsPer / p.permuteHeads;
+      t.read = async (r0, r1) => permuteQkRows(await readRows(r0, r1), r1 - r0, rowBytes, (r1 - r0) / t.rowAlign);
+    }
+    // The converter writes 1-d tensors, norms and the router as F32 (they stay so in every mix).
+    if (p.vector || p.name.endsWith('_norm.weight') || p.name.endsWith('ffn_gate_inp.weight')) t.keepAs = 'F32';
+    return t;
   };
+  const list = ggufTensorPlan(c).map(tensorOf);
 
-  const list: SourceTensor[] = [];
-  list.push(plain('token_embd.weight', 'model.embed_tokens.weight', [c.vocabSize, D]));
-  if (!(c.tieWordEmbeddings && !tensors.has('lm_head.weight'))) list.push(plain('output.weight', 'lm_head.weight', [c.vocabSize, D]));
-  list.push(plain('output_norm.weight', 'model.norm.weight', [D]));
-  for (let l = 0; l < c.numLayers; l++) {
-    const p = `model.layers.${l}.`, b = `blk.${l}.`, moe = `${p}block_sparse_moe.`;
-    const experts = (w: string) => [...Array(E).keys()].map((e) => `${moe}experts.${e}.${w}.weight`);
-    list.push(plain(`${b}attn_norm.weight`, `${p}input_layernorm.weight`, [D]));
-    list.push(permuted(`${b}attn_q.weight`, `${p}self_attn.q_proj.weight`, [c.numHeads * hd, D]));
-    list.push(permuted(`${b}attn_k.weight`, `${p}self_attn.k_proj.weight`, [c.numKvHeads * hd, D]));
-    list.push(plain(`${b}attn_v.weight`, `${p}self_attn.v_proj.weight`, [c.numKvHeads * hd, D]));
-    list.push(plain(`${b}attn_output.weight`, `${p}self_attn.o_proj.weight`, [D, c.numHeads * hd]));
-    list.push(plain(`${b}ffn_norm.weight`, `${p}post_attention_layernorm.weight`, [D]));
-    list.push(plain(`${b}ffn_gate_inp.weight`, `${moe}gate.weight`, [E, D]));
-    list.push(stacked(`${b}ffn_gate_exps.weight`, experts('w1'), [I, D]));
-    list.push(stacked(`${b}ffn_down_exps.weight`, experts('w2'), [D, I]));
-    list.push(stacked(`${b}ffn_up_exps.weight`, experts('w3'), [I, D]));
+  const raw = await readJson(join(dir, 'config.json'), 'model config');
+  const m = new Map<string, GgufValue>(Object.entries(ggufHyperParameters(c, idToTitle(basename(dir)), {
+    sizeLabel: sizeLabel(list, c.numExperts), headDimKeys: typeof raw?.['head_dim'] === 'number',
+  })));
+  const tjFile = join(dir, 'tokenizer.json');
+  const tj = await readJson(tjFile, 'tokenizer');
+  if (tj) {
+    const vocab = ggufLlamaHfVocab(tj, await readJson(join(dir, 'tokenizer_config.json'), 'tokenizer config'), raw ?? {}, tjFile);
+    for (const [k, v] of Object.entries(vocab)) m.set(k, v);
   }
-
-  const rawConfig = await readJsonFile(`${dir}/config.json`, 'model config');
-  const raw = isObject(rawConfig) ? rawConfig : {};
-  const m = new Map<string, GgufValue>();
-  m.set('general.architecture', gguf.str('llama'));
-  m.set('general.type', gguf.str('model'));
-  m.set('general.name', gguf.str(idToTitle(basename(dir))));
-  m.set('general.size_label', gguf.str(sizeLabel(list, E)));
-  m.set('llama.block_count', gguf.u32(c.numLayers));
-  m.set('llama.context_length', gguf.u32(c.maxPositions));
-  m.set('llama.embedding_length', gguf.u32(D));
-  m.set('llama.feed_forward_length', gguf.u32(I));
-  m.set('llama.attention.head_count', gguf.u32(c.numHeads));
-  m.set('llama.attention.head_count_kv', gguf.u32(c.numKvHeads));
-  m.set('llama.rope.freq_base', gguf.f32(c.ropeTheta));
-  m.set('llama.attention.layer_norm_rms_epsilon', gguf.f32(c.rmsNormEps));
-  m.set('llama.expert_count', gguf.u32(E));
-  m.set('llama.expert_used_count', gguf.u32(c.topK));
-  if (typeof raw['head_dim'] === 'number') {
-    m.set('llama.attention.key_length', gguf.u32(hd));
-    m.set('llama.attention.value_length', gguf.u32(hd));
-  }
-  m.set('general.file_type', gguf.u32(0));
-  m.set('llama.vocab_size', gguf.u32(c.vocabSize));
-  m.set('llama.rope.dimension_count', gguf.u32(hd));
-  m.set('general.quantization_version', gguf.u32(2));
-  for (const [k, v] of await hfVocabMetadata(dir)) m.set(k, v);
   return { metadata: m, tensors: list, config: c, close: () => reader.close() };
+}
+
+/** A JSON object file, or null when there is none. */
+async function readJson(file: string, what: string): Promise<Record<string, unknown> | null> {
+  if (!(await stat(file).then(() => true, () => false))) return null;
+  const v = await readJsonFile(file, what);
+  if (!isObject(v)) throw new ModelLoadError('CONFIG_INVALID', `${file} must hold a JSON object`, { file });
+  return v;
 }
