@@ -39,7 +39,8 @@ export interface NativeSpec {
   device?: string;
   /** CUDA activations: 'fp32', or 'bf16' with fp32 accumulation (the CPU computes in fp32 either way). */
   precision?: 'fp32' | 'bf16';
-  files: string[];
+  /** Paths of the mapped files, or allocWeights handles (weights quantized while loading). */
+  files: Array<string | object>;
   weights: { embed: NativeTensor; norm: NativeTensor; lmHead: NativeTensor; layers: NativeLayer[] };
 }
 
@@ -77,6 +78,13 @@ export interface NativeAddon {
    */
   quantizeRows(type: string, data: Float32Array | Uint16Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
     threads: number): Promise<Uint8Array>;
+  /** The same, written at byte `offset` of an allocWeights handle. */
+  quantizeRows(type: string, data: Float32Array | Uint16Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
+    threads: number, dest: object, offset: number): Promise<undefined>;
+  /** `bytes` of native memory for weights quantized while loading; stands in `files` of a spec for a path. */
+  allocWeights(bytes: number): object;
+  /** A copy of `bytes` bytes at `offset` of an allocWeights handle (tests, debugging). */
+  readWeights(handle: object, offset: number, bytes: number): Uint8Array;
 }
 
 let addon: NativeAddon | undefined;

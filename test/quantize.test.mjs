@@ -13,7 +13,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { QUANT_MIX_NAMES, quantizeModel } from '../dist/index.js';
+import { QUANT_MIX_NAMES, loadModel, quantizeModel } from '../dist/index.js';
+import { readConfig } from '../dist/load/config.js';
+import { mixtralWeights } from '../dist/load/mixtral-weights.js';
+import { readTensorIndex } from '../dist/load/safetensors.js';
+import { quantizeOnLoad } from '../dist/quantize/quantize-on-load.js';
 import { readGguf } from '../dist/load/gguf.js';
 import { native } from '../dist/native.js';
 import { openHfSource } from '../dist/quantize/hf-source.js';
@@ -209,5 +213,85 @@ describe('smoe quantize', () => {
     for (let i = 0; i <= 20; i++) report({ tensor: 't', index: 0, count: 1, type: 'Q8_0', doneBytes: i * 5, totalBytes: 100 });
     assert.equal(lines.length, 11);
     assert.match(lines.at(-1), /100%/);
+  });
+});
+
+describe('loadModel(dir, { quantize })', () => {
+  const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  const ids = [1, 415, 293, 360, 285, 142, 77];
+  for (const [m, q] of [['qz-mixtral-e8', 'q4_k_m'], ['tiny-mixtral', 'q8_0'], ['qz-mixtral-e4', 'q4_k']]) {
+    test(`${m} quantized to ${q} while loading holds the blocks of the ${q} GGUF`, async () => {
+      const file = join(work, `${m}-${q}-load.gguf`);
+      // q4_k: the --pure Q4_K_S file (every matrix Q4_K, fall-backs aside).
+      await quantizeModel(dirOf(m), file, q === 'q4_k' ? { type: 'q4_k_s', pure: true, threads: 2 } : { type: q, threads: 2 });
+      const g = await readGguf(file), bytes = readFileSync(file);
+      const config = await readConfig(dirOf(m));
+      const { files, tensors } = await readTensorIndex(dirOf(m));
+      const stored = mixtralWeights(config, files, tensors);
+      const { files: withBuffer, layout } = await quantizeOnLoad(config, files, stored, q, 2);
+      const buffer = withBuffer.at(-1);
+      // Each native tensor against its GGUF tensor (an expert against its slab of the stack; q / k rows
+      // un-permuted: the GGUF has them in llama.cpp's RoPE order, the HF graph in the checkpoint's).
+      const check = (t, gname, expert = 0, permuteHeads = 0) => {
+        const gt = g.tensorsByName.get(gname);
+        if (t.dtype === 'BF16') return assert.equal(gt.type.name, 'F32', `${gname} stays unquantized`);
+        assert.equal(t.dtype, gt.type.name, `${gname}: type`);
+        const got = native().readWeights(buffer, t.offset, gt.bytes / (gt.dims[2] ?? 1));
+        let want = bytes.subarray(gt.offset + expert * got.length, gt.offset + (expert + 1) * got.length);
+        if (permuteHeads) {
+          // inverse of permuteQkRows: GGUF row h*hd + 2i + j holds HF row h*hd + j*hd/2 + i
+          const rows = t.rows, rb = got.length / rows, hd = rows / permuteHeads, un = Buffer.alloc(want.length);
+          for (let r = 0; r < rows; r++) {
+            const h = Math.floor(r / hd), w = r % hd, i = w >> 1, j = w & 1;
+            want.subarray(r * rb, (r + 1) * rb).copy(un, (h * hd + j * (hd / 2) + i) * rb);
+          }
+          want = un;
+        }
+        assert.ok(Buffer.from(got).equals(want), `${gname}${expert ? ` expert ${expert}` : ''}: blocks differ`);
+      };
+      const w = layout.weights;
+      check(w.embed, 'token_embd.weight');
+      check(w.lmHead, 'output.weight');
+      w.layers.forEach((l, i) => {
+        const b = `blk.${i}.`;
+        check(l.wq, `${b}attn_q.weight`, 0, config.numHeads);
+        check(l.wk, `${b}attn_k.weight`, 0, config.numKvHeads);
+        check(l.wv, `${b}attn_v.weight`);
+        check(l.wo, `${b}attn_output.weight`);
+        l.w1.forEach((t, e) => check(t, `${b}ffn_gate_exps.weight`, e));
+        l.w2.forEach((t, e) => check(t, `${b}ffn_down_exps.weight`, e));
+        l.w3.forEach((t, e) => check(t, `${b}ffn_up_exps.weight`, e));
+      });
+
+      // And the model runs on them: one token at a time (attention over one position does not depend on
+      // the q / k row order) its logits are the GGUF's.
+      const a = await loadModel(dirOf(m), { threads: 2, quantize: q });
+      const gm = await loadModel(file, { threads: 2 });
+      try {
+        for (const id of [1, 29, 300]) {
+          const la = await a.logits([id]), lb = await gm.logits([id]);
+          assert.ok(maxDiff(la, lb) < 1e-6, `token ${id}: max |logit difference| ${maxDiff(la, lb)}`);
+        }
+        assert.ok(a.info.dtypes.some((t) => t !== 'BF16'), `dtypes ${a.info.dtypes}`);
+      } finally {
+        await a.close();
+        await gm.close();
+      }
+    });
+  }
+  test('bad quantize options are INVALID_OPTION', async () => {
+    await rejectsWithCode(assert, loadModel(fixture('tiny-mixtral'), { quantize: 'iq1_s' }), 'INVALID_OPTION', /quantize/);
+    await rejectsWithCode(assert, loadModel(fixture('tiny-mixtral'), { quantize: 4 }), 'INVALID_OPTION', /quantize/);
+    const file = join(work, 'tiny-q8.gguf');
+    await quantizeModel(fixture('tiny-mixtral'), file, { type: 'q8_0', threads: 2 });
+    await rejectsWithCode(assert, loadModel(file, { quantize: 'q8_0' }), 'INVALID_OPTION', /GGUF/);
+  });
+  test('allocWeights handles are checked', async () => {
+    const buf = native().allocWeights(1024);
+    const x = new Float32Array(64).fill(1);
+    assert.equal(await native().quantizeRows('Q8_0', x, 'F32', 1, 64, 1, buf, 0), undefined);
+    assert.throws(() => native().quantizeRows('Q8_0', x, 'F32', 1, 64, 1, buf, 1000), (e) => e.code === 'INVALID_ARGUMENT' && /runs past/.test(e.message));
+    assert.throws(() => native().quantizeRows('Q8_0', x, 'F32', 1, 64, 1, {}, 0), (e) => e.code === 'INVALID_SPEC');
+    assert.throws(() => native().allocWeights(-1), (e) => e.code === 'INVALID_ARGUMENT');
   });
 });

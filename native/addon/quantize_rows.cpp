@@ -1,10 +1,15 @@
-// quantizeRows(type, data, dtype, rows, cols, threads) -> Promise<Uint8Array>: quantizes a row-major matrix
-// of F32 / F16 / BF16 values (data: Float32Array, or Uint16Array of raw half / bfloat16 bits) into ggml
-// blocks of `type` ('Q8_0', 'Q4_K', ...) off the event loop, rows split over `threads` threads. The result
-// holds rows * row_bytes(type, cols) bytes, row after row, as llama-quantize writes the tensor.
+// quantizeRows(type, data, dtype, rows, cols, threads[, dest, offset]) -> Promise: quantizes a row-major
+// matrix of F32 / F16 / BF16 values (data: Float32Array, or Uint16Array of raw half / bfloat16 bits) into
+// ggml blocks of `type` ('Q8_0', 'Q4_K', ...; or F32 / F16 / BF16) off the event loop, rows split over
+// `threads` threads: rows * row_bytes(type, cols) bytes, row after row, as llama-quantize writes the tensor.
+// Without dest it resolves to a new Uint8Array of them; with dest (an allocWeights handle) they are written
+// at byte `offset` of it and it resolves to undefined.
+// allocWeights(bytes) -> the handle: native memory that loadModel's spec.files can name in place of a file;
+// readWeights(handle, offset, bytes) -> a copy of some of it (for tests and debugging).
 #include <napi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,14 +21,18 @@
 namespace smoe::addon {
 namespace {
 
+// The type tag of allocWeights handles, so that no other External passes for one.
+const napi_type_tag kOwnedWeightsTag = {0x736d6f6571756e74ULL, 0x6f776e6564777473ULL};
+
 class QuantizeWorker : public Napi::AsyncWorker {
  public:
+  // Into a new buffer `out` (dest null), or into dest at dst.
   QuantizeWorker(Napi::Env env, DType type, DType src_dtype, const void* src, int64_t rows, int64_t cols, int threads,
-                 Napi::Object input, Napi::Buffer<uint8_t> out)
+                 Napi::Object input, Napi::Buffer<uint8_t> out, std::shared_ptr<const OwnedWeights> dest, void* dst)
       : Napi::AsyncWorker(env), deferred_(env), type_(type), src_dtype_(src_dtype), src_(src), rows_(rows),
-        cols_(cols), threads_(threads), dst_(out.Data()) {
-    input_ = Napi::Persistent(input);  // both stay alive (and unmoved) while Execute runs
-    out_ = Napi::Persistent(out);
+        cols_(cols), threads_(threads), dst_(dst), dest_(std::move(dest)) {
+    input_ = Napi::Persistent(input);  // input and output stay alive (and unmoved) while Execute runs
+    if (!dest_) out_ = Napi::Persistent(out);
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -61,7 +70,7 @@ class QuantizeWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     if (failure_.failed()) { deferred_.Reject(make_error(Env(), failure_).Value()); return; }
-    deferred_.Resolve(out_.Value());
+    deferred_.Resolve(dest_ ? Env().Undefined() : out_.Value());
   }
 
  private:
@@ -73,6 +82,7 @@ class QuantizeWorker : public Napi::AsyncWorker {
   void* dst_;
   Napi::ObjectReference input_;
   Napi::Reference<Napi::Buffer<uint8_t>> out_;
+  std::shared_ptr<const OwnedWeights> dest_;
   Failure failure_;
 };
 
@@ -110,15 +120,69 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
                                                                            " values, rows * cols is " +
                                                                            std::to_string(rows * cols));
     const size_t out_bytes = size_t(rows) * row_bytes(type, cols);
-    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, out_bytes);
+    std::shared_ptr<const OwnedWeights> dest;
+    Napi::Buffer<uint8_t> out;
+    void* dst = nullptr;
+    if (info.Length() >= 7 && !info[6].IsUndefined()) {
+      dest = owned_weights(info[6]);
+      check(info.Length() >= 8 && info[7].IsNumber(), "offset must be a number");
+      const double off = info[7].As<Napi::Number>().DoubleValue();
+      check(off >= 0 && off == std::floor(off) && off + double(out_bytes) <= double(dest->size),
+            "offset " + std::to_string(off) + " + " + std::to_string(out_bytes) + " bytes runs past the " +
+                std::to_string(dest->size) + "-byte weights buffer");
+      dst = dest->data.get() + size_t(off);
+    } else {
+      out = Napi::Buffer<uint8_t>::New(env, out_bytes);
+      dst = out.Data();
+    }
     const void* src = static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
     auto* w = new QuantizeWorker(env, type, src_dtype, src, rows, cols,
-                                 int(std::min<int64_t>(threads, std::max<int64_t>(1, rows))), data, out);
+                                 int(std::min<int64_t>(threads, std::max<int64_t>(1, rows))), data, out, dest, dst);
     result = w->promise();
     w->Queue();
   });
   if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
   return result;
+}
+
+Napi::Value AllocWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value result = env.Undefined();
+  Failure f = capture([&] {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Error("INVALID_ARGUMENT", "allocWeights: bytes must be a number");
+    const double n = info[0].As<Napi::Number>().DoubleValue();
+    if (!(n >= 0) || n != std::floor(n) || n > 9007199254740991.0)
+      throw Error("INVALID_ARGUMENT", "allocWeights: bytes must be a non-negative integer");
+    auto* holder = new std::shared_ptr<const OwnedWeights>(std::make_shared<OwnedWeights>(size_t(n)));
+    auto ext = Napi::External<std::shared_ptr<const OwnedWeights>>::New(
+        env, holder, [](Napi::Env, std::shared_ptr<const OwnedWeights>* p) { delete p; });
+    ext.TypeTag(&kOwnedWeightsTag);
+    result = ext;
+  });
+  if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
+  return result;
+}
+
+Napi::Value ReadWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value result = env.Undefined();
+  Failure f = capture([&] {
+    std::shared_ptr<const OwnedWeights> w = owned_weights(info[0]);
+    if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+      throw Error("INVALID_ARGUMENT", "readWeights(handle, offset, bytes)");
+    const double off = info[1].As<Napi::Number>().DoubleValue(), n = info[2].As<Napi::Number>().DoubleValue();
+    if (!(off >= 0 && n >= 0) || off != std::floor(off) || n != std::floor(n) || off + n > double(w->size))
+      throw Error("INVALID_ARGUMENT", "readWeights: range runs past the weights buffer");
+    result = Napi::Buffer<uint8_t>::Copy(env, w->data.get() + size_t(off), size_t(n));
+  });
+  if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
+  return result;
+}
+
+std::shared_ptr<const OwnedWeights> owned_weights(const Napi::Value& v) {
+  if (!v.IsExternal() || !v.As<Napi::Object>().CheckTypeTag(&kOwnedWeightsTag))
+    throw Error("INVALID_SPEC", "expected a weights buffer from allocWeights");
+  return *v.As<Napi::External<std::shared_ptr<const OwnedWeights>>>().Data();
 }
 
 }  // namespace smoe::addon
