@@ -86,6 +86,15 @@ class QuantizeWorker : public Napi::AsyncWorker {
   Failure failure_;
 };
 
+// Runs fn (which returns the call's result), turning a C++ failure into a thrown JS error.
+template <class F>
+Napi::Value js_call(Napi::Env env, F&& fn) {
+  Napi::Value result = env.Undefined();
+  Failure f = capture([&] { result = fn(); });
+  if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
+  return result;
+}
+
 void check(bool ok, const std::string& message) {
   if (!ok) throw Error("INVALID_ARGUMENT", "quantizeRows: " + message);
 }
@@ -94,8 +103,7 @@ void check(bool ok, const std::string& message) {
 
 Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Value result = env.Undefined();
-  Failure f = capture([&] {
+  return js_call(env, [&]() -> Napi::Value {
     check(info.Length() >= 6, "expected (type, data, dtype, rows, cols, threads)");
     check(info[0].IsString() && info[2].IsString(), "type and dtype must be strings");
     DType type = DType::F32, src_dtype = DType::F32;
@@ -138,17 +146,15 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
     const void* src = static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
     auto* w = new QuantizeWorker(env, type, src_dtype, src, rows, cols,
                                  int(std::min<int64_t>(threads, std::max<int64_t>(1, rows))), data, out, dest, dst);
-    result = w->promise();
+    Napi::Promise p = w->promise();
     w->Queue();
+    return p;
   });
-  if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
-  return result;
 }
 
 Napi::Value AllocWeights(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Value result = env.Undefined();
-  Failure f = capture([&] {
+  return js_call(env, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsNumber()) throw Error("INVALID_ARGUMENT", "allocWeights: bytes must be a number");
     const double n = info[0].As<Napi::Number>().DoubleValue();
     if (!(n >= 0) || n != std::floor(n) || n > 9007199254740991.0)
@@ -157,26 +163,21 @@ Napi::Value AllocWeights(const Napi::CallbackInfo& info) {
     auto ext = Napi::External<std::shared_ptr<const OwnedWeights>>::New(
         env, holder, [](Napi::Env, std::shared_ptr<const OwnedWeights>* p) { delete p; });
     ext.TypeTag(&kOwnedWeightsTag);
-    result = ext;
+    return ext;
   });
-  if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
-  return result;
 }
 
 Napi::Value ReadWeights(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Value result = env.Undefined();
-  Failure f = capture([&] {
+  return js_call(env, [&]() -> Napi::Value {
     std::shared_ptr<const OwnedWeights> w = owned_weights(info[0]);
     if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
       throw Error("INVALID_ARGUMENT", "readWeights(handle, offset, bytes)");
     const double off = info[1].As<Napi::Number>().DoubleValue(), n = info[2].As<Napi::Number>().DoubleValue();
     if (!(off >= 0 && n >= 0) || off != std::floor(off) || n != std::floor(n) || off + n > double(w->size))
       throw Error("INVALID_ARGUMENT", "readWeights: range runs past the weights buffer");
-    result = Napi::Buffer<uint8_t>::Copy(env, w->data.get() + size_t(off), size_t(n));
+    return Napi::Buffer<uint8_t>::Copy(env, w->data.get() + size_t(off), size_t(n));
   });
-  if (f.failed()) make_error(env, f).ThrowAsJavaScriptException();
-  return result;
 }
 
 std::shared_ptr<const OwnedWeights> owned_weights(const Napi::Value& v) {

@@ -22,6 +22,19 @@ static void pack_2bit(const uint8_t* L, uint8_t* qs) {
       qs[j / 4 + l] = uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
 }
 
+// The scales of the 16 sub-blocks of 16 (levels into L) from `search`, and the one of largest magnitude
+// with its sign (the first on ties): Q3_K's and Q6_K's symmetric scales.
+template <class Search>
+static float signed_sub_scales(const float* x, int8_t* L, float* scales, Search search) {
+  float max_scale = 0, amax = 0;
+  for (int j = 0; j < QK_K / 16; ++j) {
+    scales[j] = search(x + 16 * j, L + 16 * j);
+    const float scale = std::fabs(scales[j]);
+    if (scale > amax) { amax = scale; max_scale = scales[j]; }
+  }
+  return max_scale;
+}
+
 // Q2_K: 16 sub-blocks of 16 with 2-bit levels, a 4-bit scale and 4-bit min each (mean-absolute-error search).
 void quantize_q2_k(const float* x, void* out, int64_t k) {
   auto* y = static_cast<cpu::BlockQ2_K*>(out);
@@ -71,12 +84,7 @@ void quantize_q3_k(const float* x, void* out, int64_t k) {
   int8_t L[QK_K];
   float scales[QK_K / 16];
   for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
-    float max_scale = 0, amax = 0;
-    for (int j = 0; j < QK_K / 16; ++j) {
-      scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j, true);
-      const float scale = std::fabs(scales[j]);
-      if (scale > amax) { amax = scale; max_scale = scales[j]; }
-    }
+    const float max_scale = signed_sub_scales(x, L, scales, [](const float* v, int8_t* l) { return make_q3_quants(16, 4, v, l, true); });
     std::memset(y[i].scales, 0, 12);
     if (max_scale) {
       const float iscale = -32.f / max_scale;
@@ -124,6 +132,7 @@ static void kquant_scales_mins(const float* x, int nmax, float rmin, int nstep, 
   uint8_t Laux[32];
   float weights[32], mins[QK_K / 32], scales[QK_K / 32];
   float max_scale = 0, max_min = 0;
+  std::memset(packed, 0, cpu::K_SCALE_SIZE);
   for (int j = 0; j < QK_K / 32; ++j) {
     float sum_x2 = 0;
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
@@ -169,7 +178,6 @@ void quantize_q4_k(const float* x, void* out, int64_t k) {
   auto* y = static_cast<cpu::BlockQ4_K*>(out);
   uint8_t L[QK_K];
   for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
-    std::memset(y[i].scales, 0, sizeof(y[i].scales));
     kquant_scales_mins(x, 15, -1.f, 20, L, y[i].d, y[i].dmin, y[i].scales);
     uint8_t* q = y[i].qs;
     for (int j = 0; j < QK_K; j += 64, q += 32)
@@ -182,7 +190,6 @@ void quantize_q5_k(const float* x, void* out, int64_t k) {
   auto* y = static_cast<cpu::BlockQ5_K*>(out);
   uint8_t L[QK_K];
   for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
-    std::memset(y[i].scales, 0, sizeof(y[i].scales));
     kquant_scales_mins(x, 31, -0.5f, 15, L, y[i].d, y[i].dmin, y[i].scales);
     uint8_t* qh = y[i].qh;
     uint8_t* ql = y[i].qs;
@@ -208,14 +215,8 @@ void quantize_q6_k(const float* x, void* out, int64_t k) {
   int8_t L[QK_K];
   float scales[QK_K / 16];
   for (int64_t i = 0; i < k / QK_K; ++i, x += QK_K) {
-    float max_scale = 0, max_abs_scale = 0;
-    for (int ib = 0; ib < QK_K / 16; ++ib) {
-      const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1);
-      scales[ib] = scale;
-      const float abs_scale = std::fabs(scale);
-      if (abs_scale > max_abs_scale) { max_abs_scale = abs_scale; max_scale = scale; }
-    }
-    if (max_abs_scale < kGroupMaxEps) {
+    const float max_scale = signed_sub_scales(x, L, scales, [](const float* v, int8_t* l) { return make_qx_quants(16, 32, v, l, 1); });
+    if (std::fabs(max_scale) < kGroupMaxEps) {
       std::memset(&y[i], 0, sizeof(cpu::BlockQ6_K));
       y[i].d = ggml_fp16(0.f);
       continue;

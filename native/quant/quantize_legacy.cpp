@@ -10,6 +10,7 @@
 #include "../cpu/quant_blocks.h"
 #include "half_round.h"
 #include "quantize.h"
+#include "scale_search.h"
 
 namespace smoe::quant {
 
@@ -28,22 +29,20 @@ void quantize_q8_0(const float* x, void* out, int64_t k) {
   }
 }
 
-// The signed value of largest magnitude in a block (the first one on ties), as ggml's q4_0 / q5_0 find it.
-static float signed_absmax(const float* x) {
-  float amax = 0.0f, max = 0.0f;
-  for (int j = 0; j < QK; ++j) {
-    if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
-  }
-  return max;
+// The header of a symmetric block (Q4_0, Q5_0): d = max / -2^(bits-1) from the value of largest magnitude,
+// stored as fp16; returns 1 / d (0 for an all-zero block).
+template <class Block>
+static float symmetric_header(const float* x, int bits, Block& blk) {
+  const float d = signed_absmax(QK, x) / -(1 << (bits - 1));
+  blk.d = ggml_fp16(d);
+  return d ? 1.0f / d : 0.0f;
 }
 
 // Q4_0: d = max / -8, q = min(15, trunc(x / d + 8.5)); element j in the low nibble of qs[j], j + 16 in the high.
 void quantize_q4_0(const float* x, void* out, int64_t k) {
   auto* y = static_cast<cpu::BlockQ4_0*>(out);
   for (int64_t i = 0; i < k / QK; ++i, x += QK) {
-    const float d = signed_absmax(x) / -8;
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = ggml_fp16(d);
+    const float id = symmetric_header(x, 4, y[i]);
     for (int j = 0; j < QK / 2; ++j) {
       const uint8_t q0 = uint8_t(std::min(15, int(int8_t(int(x[j] * id + 8.5f)))));
       const uint8_t q1 = uint8_t(std::min(15, int(int8_t(int(x[QK / 2 + j] * id + 8.5f)))));
@@ -52,26 +51,28 @@ void quantize_q4_0(const float* x, void* out, int64_t k) {
   }
 }
 
-// The min and max of a block (for the types with a min).
-static void block_range(const float* x, float& min, float& max) {
+// The header of a block with a min (Q4_1, Q5_1): d = (max - min) / (2^bits - 1) and m = min, both stored as
+// fp16; returns 1 / d (0 for a constant block) and the min in `min`.
+template <class Block>
+static float min_scale_header(const float* x, int bits, Block& blk, float& min) {
   min = FLT_MAX;
-  max = -FLT_MAX;
+  float max = -FLT_MAX;
   for (int j = 0; j < QK; ++j) {
     if (x[j] < min) min = x[j];
     if (x[j] > max) max = x[j];
   }
+  const float d = (max - min) / ((1 << bits) - 1);
+  blk.d = ggml_fp16(d);
+  blk.m = ggml_fp16(min);
+  return d ? 1.0f / d : 0.0f;
 }
 
 // Q4_1: d = (max - min) / 15, m = min, q = min(15, trunc((x - min) / d + 0.5)); nibbles as Q4_0.
 void quantize_q4_1(const float* x, void* out, int64_t k) {
   auto* y = static_cast<cpu::BlockQ4_1*>(out);
   for (int64_t i = 0; i < k / QK; ++i, x += QK) {
-    float min, max;
-    block_range(x, min, max);
-    const float d = (max - min) / ((1 << 4) - 1);
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = ggml_fp16(d);
-    y[i].m = ggml_fp16(min);
+    float min;
+    const float id = min_scale_header(x, 4, y[i], min);
     for (int j = 0; j < QK / 2; ++j) {
       const uint8_t q0 = uint8_t(std::min(15, int(int8_t(int((x[j] - min) * id + 0.5f)))));
       const uint8_t q1 = uint8_t(std::min(15, int(int8_t(int((x[QK / 2 + j] - min) * id + 0.5f)))));
@@ -84,9 +85,7 @@ void quantize_q4_1(const float* x, void* out, int64_t k) {
 void quantize_q5_0(const float* x, void* out, int64_t k) {
   auto* y = static_cast<cpu::BlockQ5_0*>(out);
   for (int64_t i = 0; i < k / QK; ++i, x += QK) {
-    const float d = signed_absmax(x) / -16;
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = ggml_fp16(d);
+    const float id = symmetric_header(x, 5, y[i]);
     uint32_t qh = 0;
     for (int j = 0; j < QK / 2; ++j) {
       const uint8_t q0 = uint8_t(std::min(31, int(int8_t(int(x[j] * id + 16.5f)))));
@@ -103,12 +102,8 @@ void quantize_q5_0(const float* x, void* out, int64_t k) {
 void quantize_q5_1(const float* x, void* out, int64_t k) {
   auto* y = static_cast<cpu::BlockQ5_1*>(out);
   for (int64_t i = 0; i < k / QK; ++i, x += QK) {
-    float min, max;
-    block_range(x, min, max);
-    const float d = (max - min) / ((1 << 5) - 1);
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = ggml_fp16(d);
-    y[i].m = ggml_fp16(min);
+    float min;
+    const float id = min_scale_header(x, 5, y[i], min);
     uint32_t qh = 0;
     for (int j = 0; j < QK / 2; ++j) {
       const uint8_t q0 = uint8_t(int((x[j] - min) * id + 0.5f));

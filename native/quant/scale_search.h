@@ -16,6 +16,16 @@ inline int nearest_int(float v) {
   return (i & 0x007fffff) - 0x00400000;
 }
 
+// The value of largest magnitude in x[0..n) with its sign (the first one on ties), as ggml's searches find it.
+inline float signed_absmax(int n, const float* x) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = x[i] < 0 ? -x[i] : x[i];
+    if (ax > amax) { amax = ax; max = x[i]; }
+  }
+  return max;
+}
+
 // Symmetric levels in [-nmax, nmax-1] (stored as L + nmax) and the scale that minimizes the weighted squared
 // error, trying 18 scales around nmax / max|x|. rmse_type 1 weighs each x by x^2 (the only kind Q6_K uses).
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type);
