@@ -10,12 +10,12 @@
  *   type: 'q4_k_m', onProgress: (p) => console.error(`${p.index + 1}/${p.count} ${p.tensor}`),
  * });
  */
-import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 
 import { InvalidArgumentError, ModelLoadError, fromNative } from '../errors.js';
 import { ggmlBytes, ggmlRowBytes, ggmlTypeByName } from '../load/ggml-types.js';
 import { gguf, writeGguf } from '../load/gguf-write.js';
+import { resolveModelSource } from '../load/model-source.js';
 import type { GgufValue } from '../load/gguf.js';
 import { native } from '../native.js';
 import { openGgufSource } from './gguf-source.js';
@@ -56,14 +56,6 @@ export interface QuantizeResult {
 const SLAB_BYTES = 32 << 20;
 const PLAIN = new Set(['F32', 'F16', 'BF16']);
 
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch (e) {
-    throw new ModelLoadError('FILE_MISSING', `${p}: no such file or folder`, { file: p, cause: e });
-  }
-}
-
 /** Rows of `t` converted to `target` (quantized or F32 / F16 / BF16), off the event loop. */
 async function convertRows(src: Uint8Array, t: SourceTensor, rows: number, target: string, threads: number): Promise<Uint8Array> {
   if (target === t.type) return src;
@@ -86,16 +78,16 @@ export async function quantizeModel(input: string, output: string, options: Quan
     throw new InvalidArgumentError('INVALID_OPTION', `unknown quantization type '${options.type}' (one of ${QUANT_MIX_NAMES.join(', ')})`,
       { field: 'type' });
   const threads = Math.max(1, Math.min(256, Math.trunc(options.threads ?? availableParallelism())));
-  const fromHf = await isDirectory(input);
+  const source = await resolveModelSource(input);
   let metadata: Map<string, GgufValue>, tensors: SourceTensor[], model: PlanModel, close: () => Promise<void>;
-  if (fromHf) {
-    const s = await openHfSource(input);
+  if (source.kind === 'hf') {
+    const s = await openHfSource(source.dir);
     const c = s.config;
     ({ metadata, tensors, close } = s);
     model = { nLayer: c.numLayers, nExpert: c.numExperts, nGqa: c.numHeads / c.numKvHeads,
       is70B: c.numExperts !== 8 && c.numLayers === 80 && c.numHeads !== c.numKvHeads };
   } else {
-    ({ metadata, tensors, model, close } = await openGgufSource(input));
+    ({ metadata, tensors, model, close } = await openGgufSource(source.file));
   }
   try {
     tensors = [...tensors].sort((a, b) => llamaTensorOrder(a.name, b.name));
