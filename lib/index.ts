@@ -27,3 +27,6 @@ export { createServer, kvBudget, SmoeServer } from './server/index.js';
 export type { KvBudget, ListenOptions, ServerOptions } from './server/index.js';
 export type { TokenLogprob, TopLogprob } from './logprobs.js';
 export type { KvCacheType } from './model.js';
+export { quantizeModel } from './quantize/quantize-model.js';
+export type { QuantizeOptions, QuantizeProgress, QuantizeResult } from './quantize/quantize-model.js';
+export { QUANT_MIX_NAMES } from './quantize/mixes.js';

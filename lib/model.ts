@@ -21,6 +21,7 @@ import { ggufTokenizer } from './gguf-tokenizer.js';
 import { readTensorIndex } from './load/safetensors.js';
 import { native, type NativeBackends, type NativeModel, type NativeSequence } from './native.js';
 import { loadModelTokenizer } from './model-tokenizer.js';
+import { quantizeOnLoad } from './quantize/quantize-on-load.js';
 import { optionalBool, optionalEnum, optionalInt, optionalObject, rejectUnknownKeys, toIds } from './options.js';
 import { route, type RouteOptions, type RouteReport } from './route.js';
 import type { EvalOptions, KvCacheType, RouterStep, SequenceOptions } from './model-types.js';
@@ -50,6 +51,13 @@ export interface LoadOptions {
    * A per-call `expertsPerToken` overrides it.
    */
   expertsPerToken?: number;
+  /**
+   * Quantize a Hugging Face folder's weights while loading, into memory (no second file): a llama-quantize
+   * mix ('q4_k_m', 'q5_k_m', 'q8_0', 'q6_k', 'q3_k_m', 'q2_k', ...) with its per-tensor types, or a base
+   * type for every matrix ('q4_k', 'q5_k', 'q3_k', 'q4_0', ...). The blocks are the bytes llama-quantize
+   * writes. Norms and the router keep their stored dtype. Not for GGUF files (they are quantized already).
+   */
+  quantize?: string;
 }
 
 export interface ModelInfo {
@@ -69,7 +77,7 @@ export interface ModelInfo {
 }
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
-const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken'];
+const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken', 'quantize'];
 
 /** 'auto' -> the first CUDA device, else 'cpu'; 'cuda' -> the first CUDA device; 'cuda:N' -> that one, if present. */
 function resolveDevice(device: Device, cuda: NativeBackends['cuda']): string {
@@ -126,9 +134,19 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
     throw new InvalidArgumentError('INVALID_OPTION', `SMOE_SIMD must be one of ${SIMD_LEVELS.join(', ')}`, { field: 'SMOE_SIMD' });
 
   const source = await resolveModelSource(resolve(dir));
-  const { config, files, layout, tokenizer, generationDefaults, ropePairs, format } = source.kind === 'gguf'
+  const { config, files, layout: stored, tokenizer, generationDefaults, ropePairs, format } = source.kind === 'gguf'
     ? await readGgufSource(source.file)
     : await readHfSource(source.dir);
+  let weightFiles: Array<string | object> = files, layout = stored;
+  if (o['quantize'] !== undefined) {
+    if (typeof o['quantize'] !== 'string')
+      throw new InvalidArgumentError('INVALID_OPTION', `option 'quantize' must be a string such as 'q4_k_m' (got ${JSON.stringify(o['quantize'])})`,
+        { field: 'quantize' });
+    if (source.kind === 'gguf')
+      throw new InvalidArgumentError('INVALID_OPTION', `option 'quantize' applies to Hugging Face folders; ${source.file} is a GGUF file (quantize it with smoe quantize)`,
+        { field: 'quantize' });
+    ({ files: weightFiles, layout } = await quantizeOnLoad(config, files, stored, o['quantize'], threads));
+  }
   const expertsPerToken = optionalInt(o, 'expertsPerToken', 1, config.numExperts) ?? config.topK;
   let handle: NativeModel;
   try {
@@ -138,7 +156,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
       simd,
       device: target,
       precision,
-      files,
+      files: weightFiles,
       weights: layout.weights,
     });
   } catch (e) {

@@ -39,7 +39,8 @@ export interface NativeSpec {
   device?: string;
   /** CUDA activations: 'fp32', or 'bf16' with fp32 accumulation (the CPU computes in fp32 either way). */
   precision?: 'fp32' | 'bf16';
-  files: string[];
+  /** Paths of the mapped files, or allocWeights handles (weights quantized while loading). */
+  files: Array<string | object>;
   weights: { embed: NativeTensor; norm: NativeTensor; lmHead: NativeTensor; layers: NativeLayer[] };
 }
 
@@ -93,6 +94,19 @@ export interface NativeBackends {
 export interface NativeAddon {
   openModel(spec: NativeSpec): Promise<NativeModel>;
   backends(): NativeBackends;
+  /**
+   * Rows x cols values (F32 as a Float32Array, F16 / BF16 as a Uint16Array of raw bits) as `type`: ggml
+   * blocks ('Q8_0', 'Q4_K', ...) byte for byte as llama-quantize writes them, or F32 / F16 / BF16.
+   */
+  quantizeRows(type: string, data: Float32Array | Uint16Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
+    threads: number): Promise<Uint8Array>;
+  /** The same, written at byte `offset` of an allocWeights handle. */
+  quantizeRows(type: string, data: Float32Array | Uint16Array, dtype: 'F32' | 'F16' | 'BF16', rows: number, cols: number,
+    threads: number, dest: object, offset: number): Promise<undefined>;
+  /** `bytes` of native memory for weights quantized while loading; stands in `files` of a spec for a path. */
+  allocWeights(bytes: number): object;
+  /** A copy of `bytes` bytes at `offset` of an allocWeights handle (tests, debugging). */
+  readWeights(handle: object, offset: number, bytes: number): Uint8Array;
 }
 
 let addon: NativeAddon | undefined;

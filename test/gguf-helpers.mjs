@@ -73,10 +73,7 @@ export async function ggufFromFixture(dir, out, { type = 'F16', layout = 'stacke
   const metadata = {
     ...ggufHyperParameters(config, 'tiny-mixtral'),
     'general.file_type': gguf.u32(typeId),
-    ...ggufLlamaHfVocab(tj, {
-      bosToken: tc.bos_token, eosToken: tc.eos_token, unkToken: tc.unk_token,
-      addBos: tc.add_bos_token, addEos: tc.add_eos_token, chatTemplate: tc.chat_template,
-    }),
+    ...ggufLlamaHfVocab(tj, tc),
     ...extraMeta,
   };
   await writeGguf(out, {
@@ -113,7 +110,7 @@ export async function mistralVocabGguf(tokenizerJsonFile, out) {
   await writeGguf(out, {
     metadata: {
       ...ggufHyperParameters(hp, 'mistral-vocab'),
-      ...ggufLlamaHfVocab(tj, { bosToken: '<s>', eosToken: '</s>', unkToken: '<unk>', addBos: true, addEos: false }),
+      ...ggufLlamaHfVocab(tj, { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', add_bos_token: true, add_eos_token: false }),
     },
     tensors: [],
   });

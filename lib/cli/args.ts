@@ -45,9 +45,17 @@ export type Values = Record<string, string | boolean | string[] | undefined>;
  * @throws UsageError naming the bad flag
  */
 export function parse(argv: string[], flags: Flags, command: string): Values {
+  return parseCommand(argv, flags, command, false).values;
+}
+
+/**
+ * Parses `argv` against `flags`, with positional arguments when `allowPositionals`.
+ * @throws UsageError naming the bad flag
+ */
+export function parseCommand(argv: string[], flags: Flags, command: string, allowPositionals: boolean): { values: Values; positionals: string[] } {
   try {
-    const { values } = parseArgs({ args: joinNegativeValues(argv, flags), options: flags, strict: true, allowPositionals: false });
-    return values as Values;
+    const { values, positionals } = parseArgs({ args: joinNegativeValues(argv, flags), options: flags, strict: true, allowPositionals });
+    return { values: values as Values, positionals };
   } catch (e) {
     const err = e as { code?: string; message?: string };
     const m = String(err.message ?? e);

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-/** The `smoe` command: generate, chat, info, route, serve. */
+/** The `smoe` command: generate, chat, info, route, serve, quantize. */
 import { readFileSync } from 'node:fs';
 
 import { chatCommand, CHAT_HELP } from './chat-command.js';
 import { errorLine, exitCode, isKnown, UsageError } from './errors.js';
 import { generateCommand, GENERATE_HELP } from './generate-command.js';
 import { infoCommand, INFO_HELP } from './info-command.js';
+import { quantizeCommand, QUANTIZE_HELP } from './quantize-command.js';
 import { routeCommand, ROUTE_HELP } from './route-command.js';
 import { serveCommand, SERVE_HELP } from './serve-command.js';
 
@@ -19,6 +20,7 @@ Commands:
   info       describe a model folder or GGUF file     smoe info --model DIR [--json]
   route      show which experts each token goes to    smoe route --model DIR --text TEXT [--svg F]
   serve      OpenAI-compatible HTTP server            smoe serve --model DIR [--port 8080] [--parallel N]
+  quantize   write a quantized GGUF (llama.cpp mixes)  smoe quantize IN OUT.gguf --type q4_k_m
 
 Options:
   -h, --help      show this help (smoe <command> --help for a command's options)
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   info: { run: infoCommand, help: INFO_HELP },
   route: { run: routeCommand, help: ROUTE_HELP },
   serve: { run: serveCommand, help: SERVE_HELP },
+  quantize: { run: quantizeCommand, help: QUANTIZE_HELP },
 };
 
 function version(): string {
@@ -54,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const cmd = COMMANDS[first];
-  if (!cmd) throw new UsageError(first.startsWith('-') ? `unknown option '${first}' (see smoe --help)` : `unknown command '${first}' (commands: generate, chat, info, route, serve)`);
+  if (!cmd) throw new UsageError(first.startsWith('-') ? `unknown option '${first}' (see smoe --help)` : `unknown command '${first}' (commands: generate, chat, info, route, serve, quantize)`);
   return cmd.run(rest);
 }
 

@@ -78,7 +78,7 @@ const MAX_DIMS = 4;
 const MAX_HEADER_BYTES = 256 * 1024 * 1024;
 const MAX_ARRAY_DEPTH = 8;
 const CHUNK = 1 << 20;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keep a leading U+FEFF: it is a token of the Mistral vocabulary
 
 type Fail = (code: ErrorCode, msg: string, where?: { tensor?: string; field?: string }) => never;
 

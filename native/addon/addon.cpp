@@ -66,6 +66,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openModel", Napi::Function::New(env, OpenModel));
   exports.Set("backends", Napi::Function::New(env, Backends));
   exports.Set("opTest", Napi::Function::New(env, OpTest));
+  exports.Set("quantizeRows", Napi::Function::New(env, QuantizeRows));
+  exports.Set("allocWeights", Napi::Function::New(env, AllocWeights));
+  exports.Set("readWeights", Napi::Function::New(env, ReadWeights));
   return exports;
 }
 

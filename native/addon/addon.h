@@ -65,6 +65,15 @@ class NativeSequence : public Napi::ObjectWrap<NativeSequence> {
 
 Napi::Value OpenModel(const Napi::CallbackInfo& info);
 
+// quantizeRows(type, data, dtype, rows, cols, threads[, dest, offset]) -> Promise<Uint8Array | undefined> of
+// ggml blocks, into a new buffer or into an allocWeights buffer at `offset` (quantize_rows.cpp).
+Napi::Value QuantizeRows(const Napi::CallbackInfo& info);
+// allocWeights(bytes) -> an opaque handle to `bytes` of native memory for weights quantized while loading; it
+// can stand in spec.files for a path. owned_weights unwraps one (throws INVALID_SPEC for anything else).
+Napi::Value AllocWeights(const Napi::CallbackInfo& info);
+Napi::Value ReadWeights(const Napi::CallbackInfo& info);  // readWeights(handle, offset, bytes) -> Uint8Array copy
+std::shared_ptr<const OwnedWeights> owned_weights(const Napi::Value& v);
+
 // opTest(name, inputs): one backend op on typed arrays, synchronously, for tests (op_test.cpp).
 Napi::Value OpTest(const Napi::CallbackInfo& info);
 

@@ -21,7 +21,9 @@ class OpenWorker : public Napi::AsyncWorker {
     failure_ = capture([&] {
       refuse_quantized_on_cuda(spec_);
       auto st = std::make_shared<ModelState>();
-      for (const std::string& path : spec_.files) st->files.push_back(std::make_unique<MappedFile>(path));
+      for (size_t i = 0; i < spec_.files.size(); ++i)
+        st->files.push_back(spec_.owned[i] ? std::make_unique<MappedFile>(spec_.files[i], spec_.owned[i])
+                                           : std::make_unique<MappedFile>(spec_.files[i]));
       ModelWeights w = bind_weights(spec_, st->files);
       std::unique_ptr<Backend> backend;
       if (spec_.cuda_device >= 0) {

@@ -1,5 +1,7 @@
 #include "spec.h"
 
+#include "addon.h"
+
 #include <cmath>
 
 #include "../core/error.h"
@@ -118,8 +120,14 @@ LoadSpec parse_spec(const Napi::Object& spec) {
   Napi::Array files = array(spec, "files", "spec");
   for (uint32_t i = 0; i < files.Length(); ++i) {
     Napi::Value f = files.Get(i);
-    if (!f.IsString()) throw Error("INVALID_SPEC", "spec.files must hold strings");
+    if (f.IsExternal()) {  // an allocWeights buffer (owned memory)
+      s.owned.push_back(owned_weights(f));
+      s.files.push_back("<weights quantized while loading #" + std::to_string(i) + ">");
+      continue;
+    }
+    if (!f.IsString()) throw Error("INVALID_SPEC", "spec.files must hold paths or allocWeights buffers");
     s.files.push_back(f.As<Napi::String>().Utf8Value());
+    s.owned.push_back(nullptr);
   }
   Napi::Object w = object(spec, "weights", "spec");
   s.embed = tensor(w, "embed", "weights");

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "../core/error.h"
 
@@ -34,8 +35,15 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   ::close(fd);
 }
 
+OwnedWeights::OwnedWeights(size_t n) : data(new (std::nothrow) uint8_t[n > 0 ? n : 1]), size(n) {
+  if (!data) throw Error("OUT_OF_MEMORY", "cannot allocate " + std::to_string(n) + " bytes for quantized weights");
+}
+
+MappedFile::MappedFile(std::string label, std::shared_ptr<const OwnedWeights> owned)
+    : path_(std::move(label)), addr_(owned->data.get()), size_(owned->size), owned_(std::move(owned)) {}
+
 MappedFile::~MappedFile() {
-  if (addr_) ::munmap(addr_, size_);
+  if (addr_ && !owned_) ::munmap(addr_, size_);
 }
 
 }  // namespace smoe
