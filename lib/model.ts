@@ -79,11 +79,17 @@ export interface ModelInfo {
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
 const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken', 'quantize'];
 
-/** 'auto' -> the first CUDA device, else 'cpu'; 'cuda' -> the first CUDA device; 'cuda:N' -> that one, if present. */
+/**
+ * 'auto' -> the first CUDA GPU, else 'cpu' (never the SIMT emulator of a test build); 'cuda' -> the first CUDA
+ * device; 'cuda:N' -> that one, if present.
+ */
 function resolveDevice(device: Device, cuda: NativeBackends['cuda']): string {
   if (device === 'cpu') return 'cpu';
   const first = cuda.devices[0];
-  if (device === 'auto') return first ? `cuda:${first.index}` : 'cpu';
+  if (device === 'auto') {
+    const gpu = cuda.devices.find((d) => !d.emulated);
+    return gpu ? `cuda:${gpu.index}` : 'cpu';
+  }
   const why = cuda.compiled
     ? `no CUDA device is usable here${cuda.reason ? `: ${cuda.reason}` : ''}`
     : 'this build of smoe has no CUDA backend (built without nvcc)';

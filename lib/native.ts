@@ -88,7 +88,13 @@ export interface NativeModel {
 
 export interface NativeBackends {
   cpu: { compiled: true; simd: string; simdLevels: string[]; cores: number };
-  cuda: { compiled: boolean; reason?: string; devices: Array<{ index: number; name: string; memory: number; computeCapability: string }> };
+  /** emulated: the SIMT emulation build (tests only), whose one device runs the CUDA kernels on the CPU. */
+  cuda: {
+    compiled: boolean;
+    emulated?: boolean;
+    reason?: string;
+    devices: Array<{ index: number; name: string; memory: number; computeCapability: string; emulated?: boolean }>;
+  };
 }
 
 export interface NativeAddon {
@@ -111,11 +117,27 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
-/** The addon, loaded once. Throws SmoeError NATIVE_LOAD with what was tried and what to do. */
+/** Where the SIMT emulation build of the addon lives (`npm run build:emulate`; a test build, never shipped). */
+export const EMULATED_ADDON = join(packageRoot, 'build-emu', 'Release', 'smoe.node');
+
+/**
+ * The addon, loaded once. Throws SmoeError NATIVE_LOAD with what was tried and what to do. With the
+ * environment variable SMOE_CUDA_EMULATE=1 (set by the tests) it is the SIMT emulation build, whose CUDA
+ * device is the emulator.
+ */
 export function native(): NativeAddon {
   if (addon) return addon;
   const root = packageRoot;
   const require = createRequire(join(root, 'package.json'));
+  if (process.env.SMOE_CUDA_EMULATE === '1') {
+    try {
+      addon = require(EMULATED_ADDON) as NativeAddon;
+      return addon;
+    } catch (e) {
+      throw new SmoeError('NATIVE_LOAD', `SMOE_CUDA_EMULATE=1 but the SIMT emulation build ${EMULATED_ADDON} does not load ` +
+        `(build it with \`npm run build:emulate\`): ${(e as Error).message}`, { cause: e });
+    }
+  }
   try {
     const load = require('node-gyp-build') as (dir: string) => unknown;
     addon = load(root) as NativeAddon;

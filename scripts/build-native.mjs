@@ -2,6 +2,7 @@
 // `npm install` step: use a prebuilt binary when one loads on this machine, else build from source with
 // cmake-js (the real build), or with node-gyp (CPU-only fallback) where cmake is missing.
 //   --force or SMOE_BUILD_FROM_SOURCE=1  build even when a prebuilt binary fits
+//   --emulate  the SIMT emulation build into build-emu/ (the CUDA kernels on the CPU, for the tests; `pretest`)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,6 +39,19 @@ function has(cmd, args = ['--version']) {
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
   return r.status === 0;
+}
+
+if (process.argv.includes('--emulate')) {
+  if (!has('cmake')) {
+    console.log('smoe: cmake not found; skipping the SIMT emulation build (the CUDA kernel tests will skip)');
+    process.exit(0);
+  }
+  const args = ['compile', '--log-level', 'warn', '--out', 'build-emu', '--CDSMOE_CUDA_EMULATE=ON'];
+  if (!run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), ...args])) {
+    console.error('smoe: the SIMT emulation build (build-emu/) failed');
+    process.exit(1);
+  }
+  process.exit(0);
 }
 
 if (!force) {

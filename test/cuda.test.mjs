@@ -1,9 +1,13 @@
 // The CUDA backend against the CPU backend, op by op (through the addon's test-only opTest export), and the
-// whole model against transformers' reference on the shared fixtures, on device 'cuda'. On a machine without
-// a usable GPU (or a build without CUDA) the GPU tests skip with the reason backends() gives; the checks of
-// how such a machine answers still run.
+// whole model against transformers' reference on the shared fixtures, on device 'cuda'. The device is a real
+// GPU when the addon has one; otherwise the SIMT emulator (`npm run build:emulate`, run by `npm test` as
+// pretest): the same kernel sources compiled for the CPU, threads as fibers in a random order per launch, with
+// smaller shapes where the full ones would take minutes (EMU below). SMOE_CUDA_EMULATE=1 forces the emulator,
+// =0 forbids it. Without either the GPU tests skip with the reason backends() gives; the checks of how such a
+// machine answers still run.
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
@@ -12,10 +16,20 @@ import { loadModel } from '../dist/index.js';
 import { readConfig } from '../dist/load/config.js';
 import { mixtralWeights } from '../dist/load/mixtral-weights.js';
 import { readTensorIndex } from '../dist/load/safetensors.js';
-import { native } from '../dist/native.js';
+import { EMULATED_ADDON, native } from '../dist/native.js';
 import { argmax, fixture, logsumexp, maxAbsDiff, MODELS, reference } from './helpers.mjs';
 
+// A real GPU when the default addon has one, else the emulator (when it is built and not forbidden).
+if (process.env.SMOE_CUDA_EMULATE === undefined) {
+  const root = resolve(import.meta.dirname, '..');
+  const plain = createRequire(import.meta.url)('node-gyp-build')(root);
+  const gpu = plain.backends().cuda.devices.some((d) => !d.emulated);
+  if (!gpu && existsSync(EMULATED_ADDON)) process.env.SMOE_CUDA_EMULATE = '1';
+}
 const addon = native();
+/** True on the SIMT emulator: shapes shrink (emu) where the GPU's (full) would take minutes on a CPU. */
+const EMU = addon.backends().cuda.emulated === true;
+const shape = (full, emu) => (EMU ? emu : full);
 const cuda = addon.backends().cuda;
 const fresh = typeof addon.opTest === 'function';
 const SKIP = !fresh

@@ -30,6 +30,10 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Array devices = Napi::Array::New(env);
 #if defined(SMOE_HAVE_CUDA)
   cuda.Set("compiled", true);
+#if defined(SMOE_CUDA_EMULATE)
+  // The SIMT emulation build (a test build): its one device is the emulator, never a GPU.
+  cuda.Set("emulated", true);
+#endif
   const cuda::DeviceList list = cuda::list_devices();
   for (size_t i = 0; i < list.devices.size(); ++i) {
     const cuda::DeviceInfo& d = list.devices[i];
@@ -38,6 +42,9 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
     o.Set("name", d.name);
     o.Set("memory", Napi::Number::New(env, double(d.total_memory)));
     o.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+#if defined(SMOE_CUDA_EMULATE)
+    o.Set("emulated", true);
+#endif
     devices.Set(uint32_t(i), o);
   }
   if (!list.reason.empty()) cuda.Set("reason", list.reason);

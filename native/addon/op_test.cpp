@@ -19,6 +19,7 @@
 //   store_f16  x                                              -> bits (Uint16Array: half(x), nearest even)
 //   gate_topk  logits, T, E, K                                -> expertIds, weights, offsets, slots
 //   moe_experts x, logits, T, D, E, K, w1[], w3[], w2[]      -> out [T, D] (+ the plan's arrays)
+//   simt_selftest kernel (SIMT emulation build only)         -> out (see cuda/emulate/simt_selftest.h)
 #include <napi.h>
 
 #include <algorithm>
@@ -31,6 +32,9 @@
 #include "../cpu/dequant.h"
 #if defined(SMOE_HAVE_CUDA)
 #include "../cuda/cuda_backend.h"
+#endif
+#if defined(SMOE_CUDA_EMULATE)
+#include "../cuda/emulate/simt_selftest.h"
 #endif
 #include "addon.h"
 #include "js_error.h"
@@ -186,6 +190,13 @@ void put_plan(Napi::Env env, Napi::Object& r, const RoutePlan& p) {
 }
 
 Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
+#if defined(SMOE_CUDA_EMULATE)
+  if (op == "simt_selftest") {  // the SIMT emulator's own deliberately wrong kernels (emulation build only)
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("out", to_js(env, cuda::simt_selftest(str(in, "kernel", ""))));
+    return r;
+  }
+#endif
   Runner R(in);
   Backend& be = R.be();
   Napi::Object r = Napi::Object::New(env);

@@ -42,7 +42,7 @@ struct AttnArgs {
 //   p_j broadcast by shuffle; lane owns dims d = lane + 32c.
 template <int DC>
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(const AttnArgs a) {
-  extern __shared__ float smem[];
+  SMOE_DYNAMIC_SHARED(float, smem);
   const int Hd = a.Hd, group = a.H / a.G, g = blockIdx.y;
   float* Ks = smem;                          // [32][Hd + 1]
   float* Vs = Ks + kKeyTile * (Hd + 1);      // [32][Hd]
@@ -200,7 +200,7 @@ void launch_dc(const AttnArgs& args, dim3 grid, size_t smem, cudaStream_t s) {
     configured_device = dev;
     configured_smem = smem;
   }
-  attention_kernel<DC><<<grid, kAttnWarps * 32, smem, s>>>(args);
+  SMOE_LAUNCH(grid, kAttnWarps * 32, smem, s, attention_kernel<DC>)(args);
   check_launch("attention_kernel", s);
 }
 
@@ -235,7 +235,7 @@ void launch_attention(const AttentionLaunch& L, int splits, float* partial, cuda
   else if (p.head_dim <= 128) launch_dc<4>(a, grid, smem, s);
   else launch_dc<8>(a, grid, smem, s);
   if (a.splits > 1) {
-    attn_combine_kernel<<<unsigned(L.T * p.heads), unsigned(std::min(1024, (p.head_dim + 31) / 32 * 32)), 0, s>>>(
+    SMOE_LAUNCH(unsigned(L.T * p.heads), unsigned(std::min(1024, (p.head_dim + 31) / 32 * 32)), 0, s, attn_combine_kernel)(
         L.out, partial, L.T, p.heads, p.head_dim, a.splits);
     check_launch("attn_combine_kernel", s);
   }

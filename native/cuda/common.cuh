@@ -9,6 +9,15 @@
 
 #include "../core/dtype.h"
 
+// Kernel launches and dynamic shared memory, spelled so the SIMT emulation build (emulate/simt.h, compiled by
+// the host compiler) can give them its meaning; with nvcc they are exactly the CUDA syntax:
+//   SMOE_LAUNCH(grid, block, smem, stream, kernel)(args...)  ==  kernel<<<grid, block, smem, stream>>>(args...)
+//   SMOE_DYNAMIC_SHARED(T, name);                            ==  extern __shared__ T name[];
+#if !defined(SMOE_CUDA_EMULATE)
+#define SMOE_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#define SMOE_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#endif
+
 namespace smoe::cuda {
 
 constexpr unsigned kFullMask = 0xffffffffu;

@@ -30,9 +30,9 @@ void launch_embed(float* out, const Tensor& table, const int32_t* ids, int T, cu
   if (T <= 0) return;
   const dim3 grid(ceil_div(size_t(table.cols), 256), unsigned(T));
   switch (table.dtype) {
-    case DType::F32: embed_kernel<DType::F32><<<grid, 256, 0, s>>>(out, table.data, ids, table.cols); break;
-    case DType::F16: embed_kernel<DType::F16><<<grid, 256, 0, s>>>(out, table.data, ids, table.cols); break;
-    case DType::BF16: embed_kernel<DType::BF16><<<grid, 256, 0, s>>>(out, table.data, ids, table.cols); break;
+    case DType::F32: SMOE_LAUNCH(grid, 256, 0, s, embed_kernel<DType::F32>)(out, table.data, ids, table.cols); break;
+    case DType::F16: SMOE_LAUNCH(grid, 256, 0, s, embed_kernel<DType::F16>)(out, table.data, ids, table.cols); break;
+    case DType::BF16: SMOE_LAUNCH(grid, 256, 0, s, embed_kernel<DType::BF16>)(out, table.data, ids, table.cols); break;
   }
   check_launch("embed_kernel", s);
 }
@@ -40,7 +40,7 @@ void launch_embed(float* out, const Tensor& table, const int32_t* ids, int T, cu
 void launch_add(float* x, const float* y, size_t n, cudaStream_t s) {
   if (n == 0) return;
   const unsigned blocks = unsigned(std::min<size_t>(ceil_div(n, 256), 4096));
-  add_kernel<<<blocks, 256, 0, s>>>(x, y, n);
+  SMOE_LAUNCH(blocks, 256, 0, s, add_kernel)(x, y, n);
   check_launch("add_kernel", s);
 }
 

@@ -90,7 +90,7 @@ void launch_gate_topk(const float* logits, int T, int E, int K, const DevicePlan
   if (K < 1 || K > E || K > kMaxTopK)
     throw Error("UNSUPPORTED", "the CUDA router supports top-k 1.." + std::to_string(kMaxTopK) + " (got " + std::to_string(K) + ")");
   if (T <= 0) return;
-  gate_topk_kernel<<<1, kGateThreads, 0, s>>>(logits, T, E, K, plan.ids, plan.weights, plan.offsets, plan.slots);
+  SMOE_LAUNCH(1, kGateThreads, 0, s, gate_topk_kernel)(logits, T, E, K, plan.ids, plan.weights, plan.offsets, plan.slots);
   check_launch("gate_topk_kernel", s);
 }
 

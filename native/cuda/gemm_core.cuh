@@ -224,8 +224,13 @@ __global__ void __launch_bounds__(256) simt_gemm_kernel(const __grid_constant__ 
 //   C (16 x 8, fp32): c0, c1 = C[g][2t..2t+1], c2, c3 = C[g+8][2t..2t+1]
 constexpr int kMmaBM = 64, kMmaBN = 64, kMmaBK = 32, kMmaLd = kMmaBK + 8;
 
-__device__ __forceinline__ void mma_bf16_16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+// c (16 x 8 fp32 accumulator fragment) += A (16 x 16 bf16) x B (16 x 8 bf16) over the warp, with the fragment
+// layouts above: the one place the tensor-core instruction is issued. With nvcc it is the PTX instruction; the
+// SIMT emulation build computes it from the 32 lanes' fragments (emulate/simt_mma.cpp).
+__device__ __forceinline__ void mma_m16n8k16_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+#if defined(SMOE_CUDA_EMULATE)
+  ::smoe::emu::warp_mma_m16n8k16_bf16(c, a, b0, b1, c);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
@@ -313,12 +318,12 @@ __global__ void __launch_bounds__(128) mma_gemm_kernel(const __grid_constant__ G
         const uint32_t b0 = *reinterpret_cast<const uint32_t*>(&Ws[cb + g][kk + 2 * t]);
         const uint32_t b1 = *reinterpret_cast<const uint32_t*>(&Ws[cb + g][kk + 2 * t + 8]);
 #pragma unroll
-        for (int mi = 0; mi < 2; ++mi) mma_bf16_16816(acc1[mi][ni], af[mi], b0, b1);
+        for (int mi = 0; mi < 2; ++mi) mma_m16n8k16_bf16(acc1[mi][ni], af[mi], b0, b1);
         if constexpr (DUAL) {
           const uint32_t c0 = *reinterpret_cast<const uint32_t*>(&W3s[cb + g][kk + 2 * t]);
           const uint32_t c1 = *reinterpret_cast<const uint32_t*>(&W3s[cb + g][kk + 2 * t + 8]);
 #pragma unroll
-          for (int mi = 0; mi < 2; ++mi) mma_bf16_16816(acc3[mi][ni], af[mi], c0, c1);
+          for (int mi = 0; mi < 2; ++mi) mma_m16n8k16_bf16(acc3[mi][ni], af[mi], c0, c1);
         }
       }
     }
@@ -347,25 +352,25 @@ void launch_gemm(const GemmParams& p, DType wt, int tokens, int rows, Precision 
   if (tokens <= kGemvMaxTokens) {
     const dim3 grid(ceil_div(size_t(p.N), kGemvWarps), groups);
     switch (wt) {
-      case DType::F32: gemv_kernel<DType::F32, MODE><<<grid, 256, 0, s>>>(p); break;
-      case DType::F16: gemv_kernel<DType::F16, MODE><<<grid, 256, 0, s>>>(p); break;
-      case DType::BF16: gemv_kernel<DType::BF16, MODE><<<grid, 256, 0, s>>>(p); break;
+      case DType::F32: SMOE_LAUNCH(grid, 256, 0, s, gemv_kernel<DType::F32, MODE>)(p); break;
+      case DType::F16: SMOE_LAUNCH(grid, 256, 0, s, gemv_kernel<DType::F16, MODE>)(p); break;
+      case DType::BF16: SMOE_LAUNCH(grid, 256, 0, s, gemv_kernel<DType::BF16, MODE>)(p); break;
     }
     check_launch(what, s);
     return;
   }
   if (prec == Precision::BF16 && wt == DType::BF16) {
     const unsigned tiles = ceil_div(size_t(rows), kMmaBM) + (MODE == kDense ? 0u : groups);
-    mma_gemm_kernel<MODE><<<dim3(ceil_div(size_t(p.N), kMmaBN), tiles), 128, 0, s>>>(p);
+    SMOE_LAUNCH(dim3(ceil_div(size_t(p.N), kMmaBN), tiles), 128, 0, s, mma_gemm_kernel<MODE>)(p);
     check_launch(what, s);
     return;
   }
   const unsigned tiles = ceil_div(size_t(rows), kSimtBM) + (MODE == kDense ? 0u : groups);
   const dim3 grid(ceil_div(size_t(p.N), kSimtBN), tiles);
   switch (wt) {
-    case DType::F32: simt_gemm_kernel<DType::F32, MODE><<<grid, 256, 0, s>>>(p); break;
-    case DType::F16: simt_gemm_kernel<DType::F16, MODE><<<grid, 256, 0, s>>>(p); break;
-    case DType::BF16: simt_gemm_kernel<DType::BF16, MODE><<<grid, 256, 0, s>>>(p); break;
+    case DType::F32: SMOE_LAUNCH(grid, 256, 0, s, simt_gemm_kernel<DType::F32, MODE>)(p); break;
+    case DType::F16: SMOE_LAUNCH(grid, 256, 0, s, simt_gemm_kernel<DType::F16, MODE>)(p); break;
+    case DType::BF16: SMOE_LAUNCH(grid, 256, 0, s, simt_gemm_kernel<DType::BF16, MODE>)(p); break;
   }
   check_launch(what, s);
 }

@@ -93,7 +93,7 @@ void launch_moe_experts(float* out, const float* x, int T, int D, int I, const D
   launch_gemm<kDown>(down, wt2, T, T * K, prec, s, "moe down (grouped gemv/simt/mma gemm kernel)");
 
   const size_t n = size_t(T) * D;
-  moe_combine_kernel<<<unsigned(std::min<size_t>(ceil_div(n, 256), 8192)), 256, 0, s>>>(out, partial, plan.ids, T, K, D);
+  SMOE_LAUNCH(unsigned(std::min<size_t>(ceil_div(n, 256), 8192)), 256, 0, s, moe_combine_kernel)(out, partial, plan.ids, T, K, D);
   check_launch("moe_combine_kernel", s);
 }
 

@@ -60,9 +60,9 @@ __global__ void rope_kernel(float* __restrict__ x, int T, int heads, int head_di
 void launch_rmsnorm(float* out, const float* x, const Tensor& w, int T, int D, float eps, cudaStream_t s) {
   if (T <= 0) return;
   switch (w.dtype) {
-    case DType::F32: rmsnorm_kernel<DType::F32><<<T, kNormThreads, 0, s>>>(out, x, w.data, D, eps); break;
-    case DType::F16: rmsnorm_kernel<DType::F16><<<T, kNormThreads, 0, s>>>(out, x, w.data, D, eps); break;
-    case DType::BF16: rmsnorm_kernel<DType::BF16><<<T, kNormThreads, 0, s>>>(out, x, w.data, D, eps); break;
+    case DType::F32: SMOE_LAUNCH(T, kNormThreads, 0, s, rmsnorm_kernel<DType::F32>)(out, x, w.data, D, eps); break;
+    case DType::F16: SMOE_LAUNCH(T, kNormThreads, 0, s, rmsnorm_kernel<DType::F16>)(out, x, w.data, D, eps); break;
+    case DType::BF16: SMOE_LAUNCH(T, kNormThreads, 0, s, rmsnorm_kernel<DType::BF16>)(out, x, w.data, D, eps); break;
   }
   check_launch("rmsnorm_kernel", s);
 }
@@ -72,7 +72,7 @@ void launch_rope(float* x, int T, int heads, int head_dim, const int32_t* pos, c
   const size_t n = size_t(T) * heads * (head_dim / 2);
   if (n == 0) return;
   const unsigned blocks = unsigned(std::min<size_t>(ceil_div(n, 256), 8192));
-  rope_kernel<<<blocks, 256, 0, s>>>(x, T, heads, head_dim, pos, inv_freq, pairs);
+  SMOE_LAUNCH(blocks, 256, 0, s, rope_kernel)(x, T, heads, head_dim, pos, inv_freq, pairs);
   check_launch("rope_kernel", s);
 }
 

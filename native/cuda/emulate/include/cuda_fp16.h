@@ -1,0 +1,3 @@
+// SIMT emulation build: stands in for the CUDA toolkit's cuda_fp16.h (see ../simt_half.h).
+#pragma once
+#include "../simt_half.h"
