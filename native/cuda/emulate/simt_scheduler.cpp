@@ -5,7 +5,6 @@
 // an error naming the kernel, block and threads.
 #include <algorithm>
 #include <cstdlib>
-#include <random>
 #include <vector>
 
 #include "simt_fiber.h"
@@ -46,6 +45,21 @@ struct Thread {
   float* md = nullptr;
 };
 
+// xorshift64*: the scheduler draws once per resumed thread, so it must be cheap.
+struct Rng {
+  uint64_t s = 1;
+  using result_type = uint64_t;
+  static constexpr uint64_t min() { return 0; }
+  static constexpr uint64_t max() { return ~uint64_t(0); }
+  void seed(uint64_t v) { s = v ? v : 0x9e3779b97f4a7c15ull; }
+  uint64_t operator()() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545f4914f6cdd1dull;
+  }
+};
+
 struct Warp {
   unsigned exist = 0, arrived = 0;
   int first = -1;
@@ -60,7 +74,7 @@ struct Run {
   int n = 0, done = 0, at_sync = 0;
   FiberContext sched;
   Thread* cur = nullptr;
-  std::mt19937_64 rng;
+  Rng rng;
   uint64_t seed = 0, launch_no = 0;
   Guarded dyn;
   std::string failure;  // set by the scheduler (deadlocks, mismatched warp intrinsics)
@@ -98,22 +112,54 @@ std::string lanes_text(unsigned m) {
   return "{" + s + "}";
 }
 
+void make_ready(int i) {
+  g_run.threads[size_t(i)].st = St::Ready;
+  g_run.runnable.push_back(i);
+}
+
+// A random runnable thread, taken off the list.
+Thread& pick() {
+  Run& r = g_run;
+  const size_t k = size_t((r.rng() >> 32) * r.runnable.size() >> 32);
+  const int i = r.runnable[k];
+  r.runnable[k] = r.runnable.back();
+  r.runnable.pop_back();
+  return r.threads[size_t(i)];
+}
+
+void arrive_warp(Thread& t);
+
+// Thread t has stopped (t.st says why): accounts for it, then resumes a random runnable thread straight from
+// t's context (no detour through the scheduler), or goes back to the scheduler when none is left (a barrier to
+// release, the end of the block, a deadlock) or something failed. Returns when t is resumed.
+void stop(Thread& t) {
+  Run& r = g_run;
+  if (t.st == St::Done) ++r.done;
+  else if (t.st == St::Sync) ++r.at_sync;
+  else if (t.st == St::Warp) arrive_warp(t);
+  if (!r.failure.empty() || r.runnable.empty()) {
+    r.cur = nullptr;
+    fiber_switch(t.ctx, r.sched);
+    return;
+  }
+  Thread& n = pick();
+  if (&n == &t) return;  // the last lane of a warp intrinsic, drawn to go on at once
+  r.cur = &n;
+  g_thread_idx = &n.tid;
+  fiber_switch(t.ctx, n.ctx);
+}
+
 void thread_main(void* p) {
   Thread* t = static_cast<Thread*>(p);
   (*g_run.body)();
   t->st = St::Done;
-  fiber_switch(t->ctx, g_run.sched);
+  stop(*t);  // never resumed
 }
 
 void yield(St st) {
   Thread* t = g_run.cur;
   t->st = st;
-  fiber_switch(t->ctx, g_run.sched);
-}
-
-void make_ready(int i) {
-  g_run.threads[size_t(i)].st = St::Ready;
-  g_run.runnable.push_back(i);
+  stop(*t);
 }
 
 // The lanes of a warp all waiting at one intrinsic: computes every lane's result and wakes them.
@@ -223,20 +269,13 @@ bool run_block(uint3 b) {
   }
   r.done = r.at_sync = 0;
   for (;;) {
-    while (!r.runnable.empty()) {
-      const size_t k = size_t(r.rng() % r.runnable.size());
-      const int i = r.runnable[k];
-      r.runnable[k] = r.runnable.back();
-      r.runnable.pop_back();
-      Thread& t = r.threads[size_t(i)];
+    if (!r.runnable.empty()) {  // runs threads until none can go on (see stop())
+      Thread& t = pick();
       r.cur = &t;
       g_thread_idx = &t.tid;
       fiber_switch(r.sched, t.ctx);
-      r.cur = nullptr;
-      if (t.st == St::Done) ++r.done;
-      else if (t.st == St::Sync) ++r.at_sync;
-      else if (t.st == St::Warp) arrive_warp(t);
       if (!r.failure.empty()) return false;
+      continue;
     }
     if (r.done == r.n) return true;
     bool warp_waits = false;
@@ -365,7 +404,7 @@ uint64_t warp_exchange(WarpOp op, unsigned mask, uint64_t value, int arg, const 
   t->arg = arg;
   t->what = what;
   yield(St::Warp);
-  return g_run.cur->result;
+  return t->result;
 }
 
 void warp_mma_m16n8k16_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1, const float c[4]) {
