@@ -61,6 +61,9 @@ class Backend {
   virtual void matmul_many(const Projection* p, int n, const float* x, int T) {
     for (int i = 0; i < n; ++i) matmul(p[i].out, x, *p[i].w, T);
   }
+  // The router's logits[T, E] = x[T, D] @ gate[E, D]^T, always at fp32 precision: a backend's reduced
+  // precision (CUDA bf16) must not move the top-k choice at near-ties. The default is matmul (fp32 already).
+  virtual void router_logits(float* out, const float* x, const Tensor& gate, int T) { matmul(out, x, gate, T); }
   // RoPE in place on x[T, heads * Hd] at positions pos[T]; inv_freq[Hd / 2]. Frequency i rotates the pair
   // (i, i + Hd/2) (rotate-half, HF layout) or, with `pairs`, the adjacent pair (2i, 2i + 1) (llama.cpp's
   // NORM mode, for q/k rows permuted as GGUF files store them).

@@ -42,8 +42,9 @@ function run(cmd, args) {
 }
 
 if (process.argv.includes('--emulate')) {
-  if (!has('cmake')) {
-    console.log('smoe: cmake not found; skipping the SIMT emulation build (the CUDA kernel tests will skip)');
+  if (process.platform !== 'linux' || !has('cmake')) {
+    console.log(`smoe: ${process.platform !== 'linux' ? 'not Linux' : 'cmake not found'}; skipping the SIMT emulation ` +
+      'build (the CUDA kernel tests will skip)');
     process.exit(0);
   }
   const args = ['compile', '--log-level', 'warn', '--out', 'build-emu', '--CDSMOE_CUDA_EMULATE=ON'];

@@ -339,8 +339,26 @@ for (const precision of ['fp32', 'bf16']) {
                   assert.deepEqual(Array.from(r.experts.subarray((p * L + l) * K, (p * L + l + 1) * K)), c.router_topk_per_layer[l][p],
                     `router layer ${l} position ${p}`);
             } else {
-              assert.ok(maxAbsDiff(last, c.last_logits) <= 5e-2, `max |diff| ${maxAbsDiff(last, c.last_logits)}`);
-              for (let p = 0; p < n; p++) {
+              // bf16 rounds the activations fed to the tensor cores. Where that tips a near-tie of the router
+              // (tiny-mixtral case 2, layer 0 position 16: experts 7,2 instead of 7,4, found on the SIMT
+              // emulator) later positions follow another expert, so the 5e-2 bound and the argmax check hold
+              // before the first such position (later ones are held to the decode-vs-prefill check below);
+              // the routing must match the reference nearly everywhere.
+              const L = ref.config.num_hidden_layers, K = ref.config.num_experts_per_tok;
+              let flips = 0, firstFlip = n;
+              for (let l = 0; l < L; l++)
+                for (let p = 0; p < n; p++)
+                  if (Array.from(r.experts.subarray((p * L + l) * K, (p * L + l + 1) * K)).join() !== c.router_topk_per_layer[l][p].join()) {
+                    flips++;
+                    firstFlip = Math.min(firstFlip, p);
+                  }
+              assert.ok(flips <= Math.max(2, 0.02 * L * n), `bf16 routing differs from the reference at ${flips} of ${L * n} (layer, position)s`);
+              if (firstFlip === n) assert.ok(maxAbsDiff(last, c.last_logits) <= 5e-2, `max |diff| ${maxAbsDiff(last, c.last_logits)}`);
+              for (let p = 0; p < firstFlip; p++) {
+                const d = maxAbsDiff(r.logits.subarray(p * V, (p + 1) * V), cpuAll.subarray(p * V, (p + 1) * V));
+                assert.ok(d <= 5e-2, `position ${p}: max |diff| ${d} against the CPU`);
+              }
+              for (let p = 0; p < firstFlip; p++) {
                 const ref_row = cpuAll.subarray(p * V, (p + 1) * V);
                 const top = argmax(ref_row);
                 let second = -Infinity;

@@ -256,6 +256,11 @@ void CudaBackend::matmul(float* out, const float* x, const Tensor& w, int T) {
   launch_matmul(out, size_t(w.rows), x, w, T, prec_, S(stream_));
 }
 
+void CudaBackend::router_logits(float* out, const float* x, const Tensor& gate, int T) {
+  use();
+  launch_matmul(out, size_t(gate.rows), x, gate, T, Precision::FP32, S(stream_));
+}
+
 void CudaBackend::rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, bool pairs) {
   use();
   const int32_t* dpos = upload_cached(pos_, pos_last_, pos, T, "cudaMemcpyAsync (positions)");

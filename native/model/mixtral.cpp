@@ -204,7 +204,7 @@ void Model::step_chunk(const BatchItem* items, int count, int top_k) {
     // Sparse MoE block, over the whole batch: one routing plan groups every sequence's tokens by expert.
     prof_.time("norm", [&] { be.rmsnorm(ws_.xn, ws_.x, lw.ffn_norm, m, D, c.rms_eps); });
     prof_.time("router", [&] {
-      be.matmul(ws_.router, ws_.xn, lw.gate, m);  // [T, E]
+      be.router_logits(ws_.router, ws_.xn, lw.gate, m);  // [T, E], fp32 in every precision
       be.gate_topk(ws_.router, m, E, K, plan_);
     });
     prof_.time("experts", [&] { be.moe_experts(ws_.moe, ws_.xn, m, D, plan_, lw.experts); });  // [T, D]
