@@ -1,0 +1,30 @@
+// A short fuzz run (fuzz/, `npm run fuzz` for long ones): a fixed seed, 150 cases of every format, each in a
+// child process. None may crash, hang or throw an untyped error, and every format must produce both typed
+// errors and loads (the mutations reach past the first check and are not all rejected).
+import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { BAD, runCampaign } from '../fuzz/campaign.mjs';
+import { FORMATS } from '../fuzz/formats/index.mjs';
+
+const SEED = 15;
+const CASES = 150;
+
+test(`fuzz: ${CASES} cases of each format (seed ${SEED}): typed errors or loads, no crash, hang or untyped error`, { timeout: 600_000 }, async () => {
+  const bad = [];
+  const summary = await runCampaign({
+    formats: FORMATS, cases: CASES, seed: SEED, jobs: 2, timeoutMs: 30_000, keep: false,
+    work: join(tmpdir(), `smoe-fuzz-test-${process.pid}`),
+    onCase(format, i, r, note) {
+      if (BAD.includes(r.outcome)) bad.push(`${format} case ${i}: ${r.outcome}: ${note}\n  ${r.message}\n  (reproduce: npm run fuzz -- --formats ${format} --seed ${SEED} --only ${i})`);
+    },
+  });
+  assert.deepEqual(bad, []);
+  for (const f of FORMATS) {
+    const s = summary[f.name];
+    assert.equal(s.cases, CASES, f.name);
+    assert.ok(s.typed > 0 && s.loaded > 0, `${f.name}: ${s.typed} typed errors, ${s.loaded} loads`);
+  }
+});
