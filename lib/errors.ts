@@ -68,3 +68,21 @@ export function fromNative(e: unknown): SmoeError {
   if (argCodes.includes(code)) return new InvalidArgumentError(code, message, { cause: e });
   return new SmoeError(code, message, { cause: e });
 }
+
+/**
+ * A value from a file, shown in an error message: its JSON, cut to `max` characters. Values too deeply
+ * nested for JSON.stringify (a hostile file can nest 100,000 arrays) are described instead of throwing.
+ *
+ * @example
+ * showValue([1, 2]);        // '[1,2]'
+ * showValue('x'.repeat(1e6)); // '"xxxx…" (1000002 chars)'
+ */
+export function showValue(v: unknown, max = 80): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    return Array.isArray(v) ? 'a too deeply nested array' : 'a too deeply nested value';
+  }
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} chars)` : s;
+}
