@@ -9,11 +9,8 @@ import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { loadModel } from '../dist/index.js';
-import { readConfig } from '../dist/load/config.js';
-import { mixtralWeights } from '../dist/load/mixtral-weights.js';
-import { readTensorIndex } from '../dist/load/safetensors.js';
 import { native } from '../dist/native.js';
-import { argmax, fixture, logsumexp, maxAbsDiff, MODELS, reference } from './helpers.mjs';
+import { argmax, fixture, logsumexp, maxAbsDiff, MODELS, nativeSpec, reference } from './helpers.mjs';
 
 const addon = native();
 const cuda = addon.backends().cuda;
@@ -276,14 +273,6 @@ describe('cuda: norm, rope, embed, add', () => {
 
 // ---- the whole model on the GPU ----------------------------------------------------------------------------
 /** The native load spec of a fixture (what lib/model.ts builds), with extra fields. */
-async function nativeSpec(name, extra = {}) {
-  const root = resolve(fixture(name));
-  const config = await readConfig(root);
-  const { files, tensors } = await readTensorIndex(root);
-  const layout = mixtralWeights(config, files, tensors);
-  return { config: { ...config, slidingWindow: config.slidingWindow ?? 0 }, threads: 2, simd: 'auto', files, weights: layout.weights, ...extra };
-}
-
 async function evalIds(handle, ids, all, trace) {
   const seq = handle.createSequence();
   try {
