@@ -36,7 +36,7 @@ export class CaseRunner {
     this.#done = 0;
   }
 
-  async run(id, dir) {
+  async run(id, dir, exercise = 'model') {
     if (this.#proc === null || this.#done >= this.recycle) {
       this.stop();
       this.#start();
@@ -68,7 +68,7 @@ export class CaseRunner {
       proc.on('message', onMessage);
       proc.on('exit', onExit);
       if (!proc.connected) return onExit(proc.exitCode, proc.signalCode);
-      proc.send({ id, dir });
+      proc.send({ id, dir, exercise });
     });
   }
 
@@ -87,10 +87,10 @@ export function makeCase(format, base, seed, index) {
 
 /** Keeps a bad case: test/fixtures/fuzz-regressions/<format>-s<seed>-c<index>/case.json. */
 export function saveRegression(format, seed, index, files, note, result, dir = REGRESSIONS) {
-  const out = join(dir, `${format}-s${seed}-c${index}`);
+  const out = join(dir, `${format.name}-s${seed}-c${index}`);
   mkdirSync(out, { recursive: true });
   const { stderr, ...found } = result;
-  writeFileSync(join(out, 'case.json'), JSON.stringify({ format, seed, index, note, found, stderr: stderr?.slice(-2000), files }, null, 1) + '\n');
+  writeFileSync(join(out, 'case.json'), JSON.stringify({ format: format.name, exercise: format.exercise, seed, index, note, found, stderr: stderr?.slice(-2000), files }, null, 1) + '\n');
   return out;
 }
 
@@ -104,6 +104,7 @@ export async function runCampaign({ formats, cases, only, seed, jobs = 2, timeou
   const summary = {};
   try {
     for (const format of formats) {
+      if (format.prepare) await format.prepare(base);
       const s = (summary[format.name] = { cases: 0, typed: 0, loaded: 0, untyped: 0, crash: 0, hang: 0, codes: {}, kept: [] });
       const indices = only !== undefined ? [only] : Array.from({ length: cases }, (_, i) => i);
       let next = 0;
@@ -112,11 +113,11 @@ export async function runCampaign({ formats, cases, only, seed, jobs = 2, timeou
           const i = indices[k];
           const { files, note } = makeCase(format, base, seed, i);
           const dir = writeCase(join(work, `case-${slot}-${i}`), base, files);
-          const result = await runner.run(`${format.name}/${i}`, dir);
+          const result = await runner.run(`${format.name}/${i}`, dir, format.exercise);
           s.cases++;
           s[result.outcome]++;
           if (result.outcome === 'typed') s.codes[result.code] = (s.codes[result.code] ?? 0) + 1;
-          if (BAD.includes(result.outcome) && keep) s.kept.push(saveRegression(format.name, seed, i, files, note, result));
+          if (BAD.includes(result.outcome) && keep) s.kept.push(saveRegression(format, seed, i, files, note, result));
           rmSync(dir, { recursive: true, force: true });
           onCase(format.name, i, result, note);
         }

@@ -23,7 +23,7 @@ export async function replay(cases, { timeoutMs = 30_000, env = process.env } = 
     const out = [];
     for (const c of cases) {
       const dir = writeCase(join(work, c.name), base, c.case.files);
-      out.push({ ...c, result: await runner.run(c.name, dir) });
+      out.push({ ...c, result: await runner.run(c.name, dir, c.case.exercise) });
     }
     return out;
   } finally {

@@ -1,10 +1,12 @@
 // The fuzz formats: one module per file kind smoe parses, each { name, describe, mutate(rng, base) } where
-// mutate returns { files: { fileName: segments | null }, note } (see base.mjs writeCase). Add a format by
-// adding its module here.
+// mutate returns { files: { fileName: segments | null }, note } (see base.mjs writeCase), with optionally
+// `prepare(base)` (async, run once before its cases) and `exercise` (a name in exercise.mjs EXERCISES; default
+// 'model': loadModel and use it). Add a format by adding its module here.
 import config from './config.mjs';
 import generationConfig from './generation-config.mjs';
+import nativeSpec from './native-spec.mjs';
 import safetensors from './safetensors.mjs';
 import tokenizerConfig from './tokenizer-config.mjs';
 import tokenizer from './tokenizer.mjs';
 
-export const FORMATS = [safetensors, config, tokenizer, tokenizerConfig, generationConfig];
+export const FORMATS = [safetensors, config, tokenizer, tokenizerConfig, generationConfig, nativeSpec];
