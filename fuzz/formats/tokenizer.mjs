@@ -6,7 +6,7 @@ import { interestingValue, mutateJson, mutateText, serialize } from '../mutate-j
 
 const PATTERNS = [{ String: ' ' }, { String: '' }, { String: '▁' }, { Regex: '\\s+' }, { Regex: '[' }, { Regex: '(?<=a)b' },
   { Regex: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+" }, { Regex: '' }, { Regex: '.' },
-  { Regex: 'x*' }, { Bogus: 1 }, 'a string'];
+  { Regex: 'x*' }, { Regex: '(\\D+)+\\d' }, { Regex: '(a|ab)*c' }, { Regex: '(?:\\w+\\s?)*$' }, { Bogus: 1 }, 'a string'];
 
 function component(rng, kind) {
   const pattern = () => rng.pick(PATTERNS);
