@@ -129,11 +129,11 @@ function describe(v) {
 }
 
 /**
- * A mutated JSON file: mostly structure-aware (mutateJson), sometimes byte-level damage of the text.
- * Returns { bytes, note }.
+ * A mutated JSON file: mostly structure-aware (`opts.mutateDoc(rng, doc)` -> { doc, note }, by default
+ * mutateJson with `opts`), sometimes (`opts.textP`) byte-level damage of the text. Returns { bytes, note }.
  */
 export function mutateJsonFile(rng, text, opts = {}) {
   if (rng.chance(opts.textP ?? 0.1)) return mutateText(rng, text);
-  const { doc, note } = mutateJson(rng, JSON.parse(text), opts);
+  const { doc, note } = (opts.mutateDoc ?? ((r, d) => mutateJson(r, d, opts)))(rng, JSON.parse(text));
   return { bytes: Buffer.from(serialize(doc, rng.chance(0.5) ? 2 : undefined), 'utf8'), note };
 }

@@ -1,8 +1,8 @@
 // tokenizer_config.json with its chat template: special tokens and flags read by lib/tokenizer/, and the
 // Jinja template rendered by lib/chat.ts. Templates are mutated as text (snippets spliced in, spans cut or
 // repeated) with snippets that loop, recurse, build huge strings or raise.
-import { baseFile } from '../base.mjs';
-import { mutateJson, mutateText, serialize } from '../mutate-json.mjs';
+import { mutateJson } from '../mutate-json.mjs';
+import { jsonFileFormat } from './json-format.mjs';
 
 const SNIPPETS = ['{{', '}}', '{%', '%}', '{#', '{% for m in messages %}', '{% endfor %}', '{% if x %}', '{% endif %}', '{% else %}',
   '{{ raise_exception("fuzz") }}', '{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}', '{% for i in range(99999999) %}x{% endfor %}',
@@ -31,34 +31,24 @@ function mutateTemplate(rng, t) {
   }
 }
 
-export default {
-  name: 'tokenizer-config',
-  describe: 'tokenizer_config.json and its chat template',
-  mutate(rng, base) {
-    const text = baseFile(base, 'tokenizer_config.json').toString('utf8');
-    if (rng.chance(0.05)) {
-      const { bytes, note } = mutateText(rng, text);
-      return { files: { 'tokenizer_config.json': [{ base64: bytes.toString('base64') }] }, note: `tokenizer_config.json: ${note}` };
-    }
-    let cfg = JSON.parse(text);
-    const notes = [];
-    if (rng.chance(0.6)) {
-      const n = 1 + rng.int(3);
-      let t = cfg.chat_template;
-      for (let i = 0; i < n; i++) {
-        const r = mutateTemplate(rng, t);
-        t = r.t;
-        notes.push(`chat_template: ${r.note}`);
-      }
-      cfg.chat_template = rng.chance(0.1) ? [{ name: 'default', template: t }, { name: 'tool_use', template: '{{ x' }] : t;
-    } else {
-      const r = mutateJson(rng, cfg, {
-        dict: ['add_bos_token', 'add_eos_token', 'bos_token', 'eos_token', 'unk_token', 'pad_token', 'chat_template', 'added_tokens_decoder',
-          'additional_special_tokens', 'model_max_length', 'legacy', 'clean_up_tokenization_spaces', 'spaces_between_special_tokens'],
-      });
-      cfg = r.doc;
-      notes.push(r.note);
-    }
-    return { files: { 'tokenizer_config.json': [{ text: serialize(cfg) }] }, note: `tokenizer_config.json: ${notes.join('; ')}` };
-  },
-};
+/** Mostly the chat template mutated as text (1-3 edits, sometimes as a named-template list), else the fields. */
+function mutateConfig(rng, cfg) {
+  if (!rng.chance(0.6))
+    return mutateJson(rng, cfg, {
+      dict: ['add_bos_token', 'add_eos_token', 'bos_token', 'eos_token', 'unk_token', 'pad_token', 'chat_template', 'added_tokens_decoder',
+        'additional_special_tokens', 'model_max_length', 'legacy', 'clean_up_tokenization_spaces', 'spaces_between_special_tokens'],
+    });
+  const notes = [];
+  let t = cfg.chat_template;
+  for (let i = 1 + rng.int(3); i > 0; i--) {
+    const r = mutateTemplate(rng, t);
+    t = r.t;
+    notes.push(`chat_template: ${r.note}`);
+  }
+  cfg.chat_template = rng.chance(0.1) ? [{ name: 'default', template: t }, { name: 'tool_use', template: '{{ x' }] : t;
+  return { doc: cfg, note: notes.join('; ') };
+}
+
+export default jsonFileFormat({
+  name: 'tokenizer-config', file: 'tokenizer_config.json', describe: 'tokenizer_config.json and its chat template', textP: 0.05, mutateDoc: mutateConfig,
+});

@@ -1,8 +1,8 @@
 // tokenizer.json: the tokenizer pipeline read by lib/tokenizer/. Besides field-level mutation, whole
 // components are swapped for others of the kinds the reader knows (or does not), and vocab / merges /
 // added tokens get entries that collide, point out of range or are empty.
-import { baseFile, bytesSegment } from '../base.mjs';
-import { interestingValue, mutateJson, mutateText, serialize } from '../mutate-json.mjs';
+import { interestingValue, mutateJson } from '../mutate-json.mjs';
+import { jsonFileFormat } from './json-format.mjs';
 
 const PATTERNS = [{ String: ' ' }, { String: '' }, { String: '▁' }, { Regex: '\\s+' }, { Regex: '[' }, { Regex: '(?<=a)b' },
   { Regex: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+" }, { Regex: '' }, { Regex: '.' },
@@ -63,37 +63,23 @@ function vocabDamage(rng, tok) {
   }
 }
 
-export default {
-  name: 'tokenizer',
-  describe: 'tokenizer.json',
-  mutate(rng, base) {
-    const text = baseFile(base, 'tokenizer.json').toString('utf8');
-    if (rng.chance(0.05)) {
-      const { bytes, note } = mutateText(rng, text);
-      return { files: { 'tokenizer.json': [bytesSegment(bytes)] }, note: `tokenizer.json: ${note}` };
+/** One of: a component swapped, vocab / merges / added tokens damaged, or a field-level mutation. */
+function mutateTokenizer(rng, tok) {
+  const op = rng.int(3);
+  if (op === 0) {
+    const kind = rng.pick(['normalizer', 'pre_tokenizer', 'decoder', 'post_processor']);
+    const c = component(rng, kind);
+    const host = tok[kind];
+    const list = host?.normalizers ?? host?.decoders ?? host?.pretokenizers;
+    if (Array.isArray(list) && rng.chance(0.5)) {
+      list.splice(rng.int(list.length + 1), 0, c);
+      return { doc: tok, note: `${kind}: ${JSON.stringify(c)?.slice(0, 80)} added to its sequence` };
     }
-    let tok = JSON.parse(text);
-    const notes = [];
-    const op = rng.int(3);
-    if (op === 0) {
-      const kind = rng.pick(['normalizer', 'pre_tokenizer', 'decoder', 'post_processor']);
-      const c = component(rng, kind);
-      const host = tok[kind];
-      if (host && Array.isArray(host.normalizers ?? host.decoders ?? host.pretokenizers) && rng.chance(0.5)) {
-        const list = host.normalizers ?? host.decoders ?? host.pretokenizers;
-        list.splice(rng.int(list.length + 1), 0, c);
-        notes.push(`${kind}: ${JSON.stringify(c)?.slice(0, 80)} added to its sequence`);
-      } else {
-        tok[kind] = c;
-        notes.push(`${kind} = ${JSON.stringify(c)?.slice(0, 80)}`);
-      }
-    } else if (op === 1) {
-      notes.push(vocabDamage(rng, tok));
-    } else {
-      const r = mutateJson(rng, tok, { dict: ['type', 'byte_fallback', 'fuse_unk', 'unk_token', 'dropout', 'ignore_merges', 'continuing_subword_prefix'] });
-      tok = r.doc;
-      notes.push(r.note);
-    }
-    return { files: { 'tokenizer.json': [{ text: serialize(tok) }] }, note: `tokenizer.json: ${notes.join('; ')}` };
-  },
-};
+    tok[kind] = c;
+    return { doc: tok, note: `${kind} = ${JSON.stringify(c)?.slice(0, 80)}` };
+  }
+  if (op === 1) return { doc: tok, note: vocabDamage(rng, tok) };
+  return mutateJson(rng, tok, { dict: ['type', 'byte_fallback', 'fuse_unk', 'unk_token', 'dropout', 'ignore_merges', 'continuing_subword_prefix'] });
+}
+
+export default jsonFileFormat({ name: 'tokenizer', file: 'tokenizer.json', textP: 0.05, mutateDoc: mutateTokenizer });
