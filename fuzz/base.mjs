@@ -39,13 +39,14 @@ export function makeBase(dir) {
 }
 
 /**
- * A case folder: symlinks to every base file, then `files` ({ name: segments }) written over them.
+ * A case folder: symlinks to every base file (none with `exclusive`), then `files` ({ name: segments })
+ * written over them.
  * A segment is { text } (utf8), { base64 }, or { base, start, end } (a byte range of a base file).
  */
-export function writeCase(dir, base, files) {
+export function writeCase(dir, base, files, { exclusive = false } = {}) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  for (const name of readdirSync(base)) if (!(name in files)) symlinkSync(join(base, name), join(dir, name));
+  if (!exclusive) for (const name of readdirSync(base)) if (!(name in files)) symlinkSync(join(base, name), join(dir, name));
   for (const [name, segments] of Object.entries(files)) {
     if (segments === null) continue; // the file is deleted in this case
     writeFileSync(join(dir, name), Buffer.concat(segments.map((s) => segmentBytes(base, s))));

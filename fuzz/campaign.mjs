@@ -90,7 +90,7 @@ export function saveRegression(format, seed, index, files, note, result, dir = R
   const out = join(dir, `${format.name}-s${seed}-c${index}`);
   mkdirSync(out, { recursive: true });
   const { stderr, ...found } = result;
-  writeFileSync(join(out, 'case.json'), JSON.stringify({ format: format.name, exercise: format.exercise, seed, index, note, found, stderr: stderr?.slice(-2000), files }, null, 1) + '\n');
+  writeFileSync(join(out, 'case.json'), JSON.stringify({ format: format.name, exercise: format.exercise, exclusive: format.exclusive, seed, index, note, found, stderr: stderr?.slice(-2000), files }, null, 1) + '\n');
   return out;
 }
 
@@ -112,7 +112,7 @@ export async function runCampaign({ formats, cases, only, seed, jobs = 2, timeou
         for (let k = next++; k < indices.length; k = next++) {
           const i = indices[k];
           const { files, note } = makeCase(format, base, seed, i);
-          const dir = writeCase(join(work, `case-${slot}-${i}`), base, files);
+          const dir = writeCase(join(work, `case-${slot}-${i}`), base, files, { exclusive: format.exclusive });
           const result = await runner.run(`${format.name}/${i}`, dir, format.exercise);
           s.cases++;
           s[result.outcome]++;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { makeBase, writeCase } from './base.mjs';
 import { CaseRunner, REGRESSIONS } from './campaign.mjs';
+import { FORMATS } from './formats/index.mjs';
 
 /** The kept cases: [{ name, case }] where case is the parsed case.json. */
 export function regressionCases(dir = REGRESSIONS) {
@@ -20,9 +21,11 @@ export async function replay(cases, { timeoutMs = 30_000, env = process.env } = 
   const runner = new CaseRunner(timeoutMs, 1, env);
   try {
     const base = makeBase(join(work, 'base'));
+    // Formats whose base files come from prepare() (the GGUF file) get them made once.
+    for (const f of FORMATS.filter((f) => f.prepare && cases.some((c) => c.case.format === f.name))) await f.prepare(base);
     const out = [];
     for (const c of cases) {
-      const dir = writeCase(join(work, c.name), base, c.case.files);
+      const dir = writeCase(join(work, c.name), base, c.case.files, { exclusive: c.case.exclusive });
       out.push({ ...c, result: await runner.run(c.name, dir, c.case.exercise) });
     }
     return out;
