@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run soak [-- --calls 10000 --cycles 1000 --seed 1 --every 500]
+// npm run soak [-- --calls 10000 --cycles 1000 --seed 1 --every 500 --threads 1]
 // 1. `calls` generate()/chat() calls on test/fixtures/tiny-mixtral with random options, random aborts
 //    (an AbortSignal fired after a random delay, or a `break` out of the stream) and random concurrency
 //    (1-8 at once); 2. `cycles` loadModel()/close() cycles, some closing while a generation runs.
@@ -21,7 +21,7 @@ const { values: a } = parseArgs({
     cycles: { type: 'string', default: '1000' },
     seed: { type: 'string', default: '1' },
     every: { type: 'string', default: '500' },
-    threads: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '1' },
   },
 });
 if (typeof globalThis.gc !== 'function') {
