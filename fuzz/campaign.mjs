@@ -95,13 +95,14 @@ export function saveRegression(format, seed, index, files, note, result, dir = R
 }
 
 /**
- * Runs the campaign (`only`: just that case index); `onCase(format, index, result, note)` sees every case. Resolves to
- * { [format]: { cases, typed, loaded, untyped, crash, hang, codes: { code: n } } }.
+ * Runs the campaign (`only`: just that case index); `onCase(format, index, result, note)` sees every case. Fills
+ * and resolves to `summary`: { [format]: { cases, typed, loaded, untyped, crash, hang, codes: { code: n }, kept } }.
  */
-export async function runCampaign({ formats, cases, only, seed, jobs = 2, timeoutMs = 20_000, recycle = 200, work, keep = true, env = process.env, onCase = () => {} }) {
+export async function runCampaign({
+  formats, cases, only, seed, jobs = 2, timeoutMs = 20_000, recycle = 200, work, keep = true, env = process.env, onCase = () => {}, summary = {},
+}) {
   const base = makeBase(join(work, 'base'));
   const runners = Array.from({ length: jobs }, () => new CaseRunner(timeoutMs, recycle, env));
-  const summary = {};
   try {
     for (const format of formats) {
       if (format.prepare) await format.prepare(base);

@@ -9,4 +9,5 @@ process.on('message', async ({ id, dir, exercise = 'model' }) => {
   const result = await EXERCISES[exercise](dir);
   process.send({ id, result });
 });
+process.on('disconnect', () => process.exit(0)); // the parent is gone
 process.send({ ready: true });
