@@ -48,7 +48,7 @@ await runCampaign({
   formats, cases, only, seed, jobs: Number(a.jobs), timeoutMs: Number(a['timeout-ms']), work, keep: !a['no-keep'],
   onCase(format, i, r, note) {
     done++;
-    if (BAD.includes(r.outcome)) console.error(`fuzz: ${format} case ${i} (seed ${seed}): ${r.outcome.toUpperCase()}: ${note}\n  ${r.message?.split('\n')[0]}`);
+    if (BAD.includes(r.outcome)) console.error(`fuzz: ${format} case ${i} (seed ${seed}): ${r.outcome.toUpperCase()}: ${note}\n  ${r.message?.split('\n')[0]?.slice(0, 300)}`);
     else if (!a.quiet && done % 500 === 0) console.error(`fuzz: ${done} cases, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   },
 });

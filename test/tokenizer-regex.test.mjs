@@ -42,3 +42,23 @@ test('a tokenizer.json with a Split regex (\\D+)+\\d is refused at load; before,
     cleanup();
   }
 });
+
+test('added tokens too long to match together are refused at load; before, encode() threw a SyntaxError', async () => {
+  const { dir, cleanup } = copyModel();
+  try {
+    const file = join(dir, 'tokenizer.json');
+    const original = JSON.parse(readFileSync(file, 'utf8'));
+    const withToken = (content) => {
+      const tok = structuredClone(original);
+      tok.added_tokens.push({ id: 31999, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      writeFileSync(file, JSON.stringify(tok));
+    };
+    withToken('x'.repeat(50_000));
+    await assert.rejects(loadTokenizer(dir), (e) => e.code === 'TOKENIZER_UNSUPPORTED' && e.field === 'added_tokens' && /too long to match together/.test(e.message));
+    withToken('y'.repeat(2000));
+    const tok = await loadTokenizer(dir);
+    assert.deepEqual(tok.encode(`a${'y'.repeat(2000)}b`, { addSpecialTokens: false }).includes(31999), true);
+  } finally {
+    cleanup();
+  }
+});
