@@ -1,12 +1,14 @@
 /**
  * Chat templates: renders tokenizer_config.json's Jinja `chat_template` the way transformers'
  * `apply_chat_template(..., tokenize=False)` does, with @huggingface/jinja (trim_blocks and lstrip_blocks on,
- * as in transformers).
+ * as in transformers). Templates come from model folders, so they run bounded (lib/template-limits.ts) in a
+ * worker thread (lib/template-sandbox.ts).
  */
-import { Template } from '@huggingface/jinja';
-
 import { InvalidArgumentError, SmoeError } from './errors.js';
 import { optionalBool, optionalObject } from './options.js';
+import { resolveTemplateLimits, type ResolvedTemplateLimits, type TemplateLimits } from './template-limits.js';
+import type { RenderReply } from './template-protocol.js';
+import { runTemplate } from './template-sandbox.js';
 
 /** One chat message. `role` is usually 'system', 'user' or 'assistant'; the template decides what it accepts. */
 export interface ChatMessage {
@@ -25,71 +27,58 @@ export interface ChatTemplateTokens {
   eosToken?: string | undefined;
 }
 
-/** Thrown by the template's raise_exception(); recognised after rendering. */
-class TemplateRaised extends Error {}
-
 /**
- * The name the template's `raise_exception` is renamed to in the parsed tree: @huggingface/jinja defines
- * its own raise_exception (a plain Error) that a render() variable cannot replace.
- */
-const RAISE = '__smoe_raise_exception';
-
-/** Renames every `raise_exception` identifier of a parsed template to RAISE. */
-function renameRaise(node: unknown, seen = new Set<object>()): void {
-  if (typeof node !== 'object' || node === null || seen.has(node)) return;
-  seen.add(node);
-  const n = node as Record<string, unknown>;
-  if (n['type'] === 'Identifier' && n['value'] === 'raise_exception') n['value'] = RAISE;
-  for (const v of Object.values(n)) renameRaise(v, seen);
-}
-
-/**
- * A parsed chat template, ready to render many times.
+ * A parsed chat template, ready to render many times. Parsing and rendering are bounded by `limits`
+ * (time, string length, nesting depth; see TemplateLimits).
  *
  * @example
  * const t = new ChatTemplate("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}");
  * t.render([{ role: 'user', content: 'Hi' }]); // 'user: Hi\n'
+ * new ChatTemplate('{% for i in range(10**9) %}x{% endfor %}').render(msgs); // throws CHAT_TEMPLATE_LIMIT
  */
 export class ChatTemplate {
   readonly source: string;
-  #template: Template;
+  readonly limits: Readonly<ResolvedTemplateLimits>;
 
-  /** @throws SmoeError CHAT_TEMPLATE when the template does not parse. */
-  constructor(source: string) {
+  /**
+   * @throws SmoeError CHAT_TEMPLATE when the template does not parse, CHAT_TEMPLATE_LIMIT when parsing runs
+   *         past limits.timeMs; InvalidArgumentError INVALID_OPTION for bad limits
+   */
+  constructor(source: string, limits?: TemplateLimits) {
     if (typeof source !== 'string')
       throw new InvalidArgumentError('INVALID_ARGUMENT', 'a chat template must be a string');
     this.source = source;
-    try {
-      this.#template = new Template(source);
-      renameRaise(this.#template.parsed);
-    } catch (e) {
-      throw new SmoeError('CHAT_TEMPLATE', `the chat template has a syntax error: ${oneLine(e)}`, { cause: e });
-    }
+    this.limits = Object.freeze(resolveTemplateLimits(limits));
+    check(runTemplate({ source, limits: this.limits }));
   }
 
   /**
    * Renders `messages`. The template sees `messages`, `bos_token`, `eos_token`, `add_generation_prompt` and
    * `raise_exception(msg)`.
    * @throws InvalidArgumentError INVALID_ARGUMENT for malformed messages;
-   *         SmoeError CHAT_TEMPLATE when the template raises an exception or fails to render.
+   *         SmoeError CHAT_TEMPLATE when the template raises an exception or fails to render,
+   *         CHAT_TEMPLATE_LIMIT (with `field` naming the limit) when it passes one of its limits
    */
   render(messages: readonly ChatMessage[], options?: ChatTemplateOptions, tokens: ChatTemplateTokens = {}): string {
     const list = validateMessages(messages);
     const addGenerationPrompt = optionalBool(optionalObject(options, 'options'), 'addGenerationPrompt') ?? false;
-    try {
-      return this.#template.render({
-        messages: list,
-        bos_token: tokens.bosToken ?? '',
-        eos_token: tokens.eosToken ?? '',
-        add_generation_prompt: addGenerationPrompt,
-        [RAISE]: (msg: unknown) => {
-          throw new TemplateRaised(String(msg));
-        },
-      });
-    } catch (e) {
-      if (e instanceof TemplateRaised) throw new SmoeError('CHAT_TEMPLATE', `the chat template raised an exception: ${e.message}`, { cause: e });
-      throw new SmoeError('CHAT_TEMPLATE', `the chat template failed to render: ${oneLine(e)}`, { cause: e });
-    }
+    const data = { messages: list, bos_token: tokens.bosToken ?? '', eos_token: tokens.eosToken ?? '', add_generation_prompt: addGenerationPrompt };
+    return check(runTemplate({ source: this.source, data, limits: this.limits }));
+  }
+}
+
+/** The rendered text of a worker reply, or its error as a SmoeError. */
+function check(r: RenderReply): string {
+  if (r.ok) return r.text;
+  switch (r.kind) {
+    case 'limit':
+      throw new SmoeError('CHAT_TEMPLATE_LIMIT', r.message, { field: `templateLimits.${r.limit}` });
+    case 'raised':
+      throw new SmoeError('CHAT_TEMPLATE', `the chat template raised an exception: ${r.message}`);
+    case 'syntax':
+      throw new SmoeError('CHAT_TEMPLATE', `the chat template has a syntax error: ${r.message}`);
+    default:
+      throw new SmoeError('CHAT_TEMPLATE', `the chat template failed to render: ${r.message}`);
   }
 }
 
@@ -120,8 +109,4 @@ export function validateMessages(messages: unknown): ChatMessage[] {
 
 function describe(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
-}
-
-function oneLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();
 }

@@ -12,7 +12,7 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT' | 'INVALID_OPTION' | 'TOKEN_OUT_OF_RANGE' | 'EMPTY_INPUT' | 'CONTEXT_OVERFLOW'
   | 'DEVICE_UNAVAILABLE' | 'SIMD_UNSUPPORTED' | 'MODEL_CLOSED' | 'SEQUENCE_DISPOSED' | 'OUT_OF_MEMORY'
   | 'NATIVE_LOAD' | 'INTERNAL' | 'MODEL_REQUIRED'
-  | 'TOKENIZER_MISSING' | 'TOKENIZER_INVALID' | 'CHAT_TEMPLATE' | 'CHAT_TEMPLATE_MISSING'
+  | 'TOKENIZER_MISSING' | 'TOKENIZER_INVALID' | 'CHAT_TEMPLATE' | 'CHAT_TEMPLATE_MISSING' | 'CHAT_TEMPLATE_LIMIT'
   | 'GGUF_MAGIC' | 'GGUF_VERSION' | 'GGUF_TRUNCATED' | 'GGUF_HEADER' | 'GGUF_DUPLICATE' | 'TENSOR_OVERLAP'
   | 'UNSUPPORTED_QUANT' | 'MODEL_AMBIGUOUS' | 'UNSUPPORTED' | 'SEQUENCE_BUSY' | 'KV_BUDGET';
 
@@ -67,4 +67,22 @@ export function fromNative(e: unknown): SmoeError {
   if (loadCodes.includes(code)) return new ModelLoadError(code, message, { cause: e });
   if (argCodes.includes(code)) return new InvalidArgumentError(code, message, { cause: e });
   return new SmoeError(code, message, { cause: e });
+}
+
+/**
+ * A value from a file, shown in an error message: its JSON, cut to `max` characters. Values too deeply
+ * nested for JSON.stringify (a hostile file can nest 100,000 arrays) are described instead of throwing.
+ *
+ * @example
+ * showValue([1, 2]);        // '[1,2]'
+ * showValue('x'.repeat(1e6)); // '"xxxx…" (1000002 chars)'
+ */
+export function showValue(v: unknown, max = 80): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    return Array.isArray(v) ? 'a too deeply nested array' : 'a too deeply nested value';
+  }
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} chars)` : s;
 }

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError, showValue } from './errors.js';
 
 /**
  * Defaults a model folder's generation_config.json sets; every field is absent when the file does not set
@@ -53,7 +53,7 @@ export async function readGenerationDefaults(dir: string): Promise<GenerationDef
 export function normalizeGenerationConfig(raw: Record<string, unknown>, file: string): GenerationDefaults {
   const out: GenerationDefaults = {};
   const bad = (field: string, why: string): never => {
-    throw new ModelLoadError('CONFIG_INVALID', `${file}: field '${field}' ${why} (got ${JSON.stringify(raw[field])})`, { file, field });
+    throw new ModelLoadError('CONFIG_INVALID', `${file}: field '${field}' ${why} (got ${showValue(raw[field])})`, { file, field });
   };
   const num = (field: string, ok: (v: number) => boolean, why: string): number | undefined => {
     const v = raw[field];

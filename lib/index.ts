@@ -11,6 +11,8 @@ export { backends } from './backends.js';
 export type { Backends } from './backends.js';
 export { ChatTemplate, validateMessages } from './chat.js';
 export type { ChatMessage, ChatTemplateOptions, ChatTemplateTokens } from './chat.js';
+export { DEFAULT_TEMPLATE_LIMITS } from './template-limits.js';
+export type { TemplateLimits } from './template-limits.js';
 export { Generation } from './generation.js';
 export type { FinishReason, GenerationPiece, GenerationResult, StopReason } from './generation.js';
 export { DEFAULT_MAX_TOKENS, validateGenerateOptions } from './generate-options.js';

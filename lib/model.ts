@@ -26,6 +26,7 @@ import { optionalBool, optionalEnum, optionalInt, optionalObject, rejectUnknownK
 import { route, type RouteOptions, type RouteReport } from './route.js';
 import type { EvalOptions, KvCacheType, RouterStep, SequenceOptions } from './model-types.js';
 import { BatchScheduler } from './batch/scheduler.js';
+import { resolveTemplateLimits, type ResolvedTemplateLimits, type TemplateLimits } from './template-limits.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
 export type { EvalOptions, KvCacheType, RouterStep, SequenceOptions } from './model-types.js';
@@ -58,6 +59,12 @@ export interface LoadOptions {
    * writes. Norms and the router keep their stored dtype. Not for GGUF files (they are quantized already).
    */
   quantize?: string;
+  /**
+   * Bounds on rendering the model's chat template, which comes with the model folder (default
+   * `{ timeMs: 1000, outputChars: 10_000_000, depth: 1000 }`): past one, applyChatTemplate() and chat()
+   * throw SmoeError CHAT_TEMPLATE_LIMIT with `field` naming it (e.g. 'templateLimits.timeMs').
+   */
+  templateLimits?: TemplateLimits;
 }
 
 export interface ModelInfo {
@@ -77,7 +84,7 @@ export interface ModelInfo {
 }
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
-const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken', 'quantize'];
+const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken', 'quantize', 'templateLimits'];
 
 /**
  * 'auto' -> the first CUDA GPU, else 'cpu' (never the SIMT emulator of a test build); 'cuda' -> the first CUDA
@@ -138,6 +145,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   const simd = optionalEnum(o, 'simd', SIMD_LEVELS) ?? (process.env['SMOE_SIMD'] as SimdLevel | undefined) ?? 'auto';
   if (!SIMD_LEVELS.includes(simd))
     throw new InvalidArgumentError('INVALID_OPTION', `SMOE_SIMD must be one of ${SIMD_LEVELS.join(', ')}`, { field: 'SMOE_SIMD' });
+  const templateLimits = resolveTemplateLimits(o['templateLimits']);
 
   const source = await resolveModelSource(resolve(dir));
   const { config, files, layout: stored, tokenizer, generationDefaults, ropePairs, format } = source.kind === 'gguf'
@@ -172,7 +180,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   return new Model(handle, config, {
     backend: ni.backend, device: ni.device ?? target, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
     totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken, format,
-  }, { tokenizer, generationDefaults });
+  }, { tokenizer, generationDefaults, templateLimits });
 }
 
 /** What loadModel reads from a checkpoint before the weights are mapped. */
@@ -206,6 +214,7 @@ async function readGgufSource(file: string): Promise<SourceParts> {
 export interface ModelExtras {
   tokenizer?: Tokenizer | null;
   generationDefaults?: GenerationDefaults;
+  templateLimits?: ResolvedTemplateLimits;
 }
 
 export class Model {
@@ -221,6 +230,7 @@ export class Model {
   #tokenizer: Tokenizer | null;
   #chatTemplate: ChatTemplate | undefined;
   #scheduler: BatchScheduler;
+  #templateLimits: ResolvedTemplateLimits | undefined;
 
   /** @internal use loadModel() */
   constructor(handle: NativeModel, config: MixtralConfig, info: ModelInfo, extras: ModelExtras = {}) {
@@ -230,6 +240,7 @@ export class Model {
     this.info = Object.freeze({ ...info });
     this.#tokenizer = extras.tokenizer ?? null;
     this.generationDefaults = Object.freeze({ ...(extras.generationDefaults ?? {}) });
+    this.#templateLimits = extras.templateLimits;
   }
 
   /** Whether the model folder had a tokenizer.json. */
@@ -253,8 +264,11 @@ export class Model {
    *
    * @example
    * model.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true }); // '<s> [INST] Hi [/INST]'
+   * The template renders in a worker thread under the `templateLimits` given to loadModel(); this call blocks
+   * for at most `templateLimits.timeMs`.
    * @throws SmoeError CHAT_TEMPLATE_MISSING (no template), CHAT_TEMPLATE (syntax error or raise_exception),
-   *         InvalidArgumentError INVALID_ARGUMENT (malformed messages)
+   *         CHAT_TEMPLATE_LIMIT (a limit passed: `field` names it), InvalidArgumentError INVALID_ARGUMENT
+   *         (malformed messages)
    */
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string {
     const tok = this.tokenizer;
@@ -264,7 +278,7 @@ export class Model {
           file: 'tokenizer_config.json',
           field: 'chat_template',
         });
-      this.#chatTemplate = new ChatTemplate(tok.chatTemplate);
+      this.#chatTemplate = new ChatTemplate(tok.chatTemplate, this.#templateLimits);
     }
     return this.#chatTemplate.render(messages, options, { bosToken: tok.bosToken, eosToken: tok.eosToken });
   }

@@ -138,14 +138,19 @@ export function native(): NativeAddon {
         `(build it with \`npm run build:emulate\`): ${(e as Error).message}`, { cause: e });
     }
   }
+  // SMOE_ADDON=path/to/smoe.node loads that build instead (the sanitizer build of scripts/asan-test.sh).
+  const override = process.env['SMOE_ADDON'];
   try {
-    const load = require('node-gyp-build') as (dir: string) => unknown;
-    addon = load(root) as NativeAddon;
+    if (override) addon = require(override) as NativeAddon;
+    else {
+      const load = require('node-gyp-build') as (dir: string) => unknown;
+      addon = load(root) as NativeAddon;
+    }
   } catch (e) {
     throw new SmoeError(
       'NATIVE_LOAD',
-      `could not load the smoe native addon from ${root} (looked in prebuilds/${process.platform}-${process.arch}/ ` +
-        `and build/Release/): ${(e as Error).message}. Possible solutions: reinstall with ` +
+      `could not load the smoe native addon ${override ? `SMOE_ADDON=${override}` : `from ${root} (looked in prebuilds/${process.platform}-${process.arch}/ ` +
+        'and build/Release/)'}: ${(e as Error).message}. Possible solutions: reinstall with ` +
         '`npm install smoe` on a supported platform (linux-x64), or build from source with `npm run build:native` ' +
         '(needs cmake and a C++17 compiler).',
       { cause: e },

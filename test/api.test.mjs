@@ -105,7 +105,8 @@ test('a package without any native binary says what was tried and what to do', a
     symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
     const code = `import('./dist/index.js').then((s) => { try { s.backends(); console.log('loaded'); }
       catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); } });`;
-    const r = spawnSync(process.execPath, ['-e', code], { cwd: dir, encoding: 'utf8' });
+    const { SMOE_ADDON, ...env } = process.env; // (the sanitizer run points SMOE_ADDON at its build)
+    const r = spawnSync(process.execPath, ['-e', code], { cwd: dir, encoding: 'utf8', env });
     const e = JSON.parse(r.stdout);
     assert.equal(e.code, 'NATIVE_LOAD');
     assert.match(e.message, /prebuilds\/linux-x64/);
@@ -138,4 +139,18 @@ test('loadModel() without a folder uses the packaged demo model, or says there i
   } else {
     await assert.rejects(loadModel(), (e) => e.code === 'MODEL_REQUIRED' && /demo model/.test(e.message));
   }
+});
+
+test('SMOE_ADDON loads the addon from that path, and names it when it cannot', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const code = `import('./dist/index.js').then((s) => { try { console.log(JSON.stringify(s.backends().cpu.compiled)); }
+    catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); } });`;
+  const repo = join(fixture('tiny-mixtral'), '..', '..', '..');
+  const run = (addon) => JSON.parse(spawnSync(process.execPath, ['-e', code], { cwd: repo, encoding: 'utf8', env: { ...process.env, SMOE_ADDON: addon } }).stdout);
+  const { createRequire } = await import('node:module');
+  const built = createRequire(join(repo, 'package.json'))('node-gyp-build').path(repo); // the addon smoe loads by default
+  assert.equal(run(built), true);
+  const e = run('/nonexistent/smoe.node');
+  assert.equal(e.code, 'NATIVE_LOAD');
+  assert.match(e.message, /SMOE_ADDON=\/nonexistent\/smoe\.node/);
 });

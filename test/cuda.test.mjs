@@ -14,11 +14,8 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { loadModel } from '../dist/index.js';
-import { readConfig } from '../dist/load/config.js';
-import { mixtralWeights } from '../dist/load/mixtral-weights.js';
-import { readTensorIndex } from '../dist/load/safetensors.js';
 import { EMULATED_ADDON, native } from '../dist/native.js';
-import { argmax, fixture, logsumexp, maxAbsDiff, MODELS, reference } from './helpers.mjs';
+import { argmax, fixture, logsumexp, maxAbsDiff, MODELS, nativeSpec, reference } from './helpers.mjs';
 
 // A real GPU when the default addon has one, else the emulator (when it is built and not forbidden).
 if (process.env.SMOE_CUDA_EMULATE === undefined) {
@@ -294,14 +291,6 @@ describe('cuda: norm, rope, embed, add', () => {
 
 // ---- the whole model on the GPU ----------------------------------------------------------------------------
 /** The native load spec of a fixture (what lib/model.ts builds), with extra fields. */
-async function nativeSpec(name, extra = {}) {
-  const root = resolve(fixture(name));
-  const config = await readConfig(root);
-  const { files, tensors } = await readTensorIndex(root);
-  const layout = mixtralWeights(config, files, tensors);
-  return { config: { ...config, slidingWindow: config.slidingWindow ?? 0 }, threads: 2, simd: 'auto', files, weights: layout.weights, ...extra };
-}
-
 async function evalIds(handle, ids, all, trace) {
   const seq = handle.createSequence();
   try {

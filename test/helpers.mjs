@@ -1,7 +1,7 @@
 // Shared test helpers: fixture paths, reference data, logits reductions, and throwaway model folders.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -40,6 +40,20 @@ export function maxAbsDiff(a, b) {
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
   return d;
 }
+
+/** The spec loadModel() hands the native addon for the model folder `dir` (addon.openModel(spec) takes it). */
+export async function nativeSpecOf(dir, extra = {}) {
+  const [{ readConfig }, { readTensorIndex }, { mixtralWeights }] = await Promise.all([
+    import('../dist/load/config.js'), import('../dist/load/safetensors.js'), import('../dist/load/mixtral-weights.js')]);
+  const root = resolve(dir);
+  const config = await readConfig(root);
+  const { files, tensors } = await readTensorIndex(root);
+  const layout = mixtralWeights(config, files, tensors);
+  return { config: { ...config, slidingWindow: config.slidingWindow ?? 0 }, threads: 2, simd: 'auto', files, weights: layout.weights, ...extra };
+}
+
+/** nativeSpecOf() for a fixture model by name. */
+export const nativeSpec = (name, extra) => nativeSpecOf(fixture(name), extra);
 
 /** A copy of a fixture model in a temp folder, to be damaged by a test; returns { dir, cleanup }. */
 export function copyModel(name = 'tiny-mixtral') {

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError, showValue } from '../errors.js';
 import { isObject, readJsonFile } from './json-file.js';
 
 export interface MixtralConfig {
@@ -37,6 +37,9 @@ export async function readConfig(dir: string): Promise<MixtralConfig> {
   return normalizeConfig(await readJsonFile(file, 'model config'), file);
 }
 
+/** The largest integer a config field may hold (sizes and counts; the native side indexes with int32). */
+const MAX_CONFIG_INT = 2 ** 31 - 1;
+
 export function normalizeConfig(raw: unknown, file: string): MixtralConfig {
   if (!isObject(raw)) throw new ModelLoadError('CONFIG_INVALID', `${file} must hold a JSON object`, { file });
   const bad = (field: string, why: string): never => {
@@ -45,12 +48,13 @@ export function normalizeConfig(raw: unknown, file: string): MixtralConfig {
   const int = (field: string, opts: { min?: number; optional?: number } = {}): number => {
     const v = raw[field];
     if ((v === undefined || v === null) && opts.optional !== undefined) return opts.optional;
-    if (typeof v !== 'number' || !Number.isInteger(v)) return bad(field, `must be an integer (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isInteger(v)) return bad(field, `must be an integer (got ${showValue(v)})`);
     if (v < (opts.min ?? 1)) return bad(field, `must be >= ${opts.min ?? 1} (got ${v})`);
+    if (v > MAX_CONFIG_INT) return bad(field, `must be <= ${MAX_CONFIG_INT} (got ${v})`);
     return v;
   };
   const num = (v: unknown, field: string): number => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return bad(field, `must be a positive number (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return bad(field, `must be a positive number (got ${showValue(v)})`);
     return v;
   };
 
@@ -58,7 +62,7 @@ export function normalizeConfig(raw: unknown, file: string): MixtralConfig {
   if (modelType !== 'mixtral') {
     throw new ModelLoadError(
       'UNSUPPORTED_MODEL',
-      `${file}: model_type ${JSON.stringify(modelType)} is not supported (smoe runs 'mixtral' models)`,
+      `${file}: model_type ${showValue(modelType)} is not supported (smoe runs 'mixtral' models)`,
       { file, field: 'model_type' },
     );
   }
@@ -78,7 +82,7 @@ export function normalizeConfig(raw: unknown, file: string): MixtralConfig {
   if (isObject(rp) && rp['rope_theta'] !== undefined) {
     const type = rp['rope_type'] ?? 'default';
     if (type !== 'default') {
-      throw new ModelLoadError('UNSUPPORTED_MODEL', `${file}: rope_type ${JSON.stringify(type)} is not supported`, {
+      throw new ModelLoadError('UNSUPPORTED_MODEL', `${file}: rope_type ${showValue(type)} is not supported`, {
         file,
         field: 'rope_parameters.rope_type',
       });
@@ -94,7 +98,7 @@ export function normalizeConfig(raw: unknown, file: string): MixtralConfig {
   }
   const act = raw['hidden_act'] ?? 'silu';
   if (act !== 'silu') {
-    throw new ModelLoadError('UNSUPPORTED_MODEL', `${file}: hidden_act ${JSON.stringify(act)} is not supported (silu)`, {
+    throw new ModelLoadError('UNSUPPORTED_MODEL', `${file}: hidden_act ${showValue(act)} is not supported (silu)`, {
       file,
       field: 'hidden_act',
     });

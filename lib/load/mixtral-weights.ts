@@ -2,7 +2,7 @@
  * The Mixtral tensor names of a HF checkpoint and their expected shapes, checked against the config and
  * turned into the native weight layout. This is the one place that knows the checkpoint's names.
  */
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError, showValue } from '../errors.js';
 import type { NativeLayer, NativeSpec, NativeTensor } from '../native.js';
 import type { MixtralConfig } from './config.js';
 import { requireComputeDType, type TensorEntry } from './safetensors.js';
@@ -28,7 +28,7 @@ export function mixtralWeights(c: MixtralConfig, files: string[], tensors: Map<s
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
       throw new ModelLoadError(
         'TENSOR_SHAPE',
-        `tensor ${name} in ${t.file} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(shape)} from config.json`,
+        `tensor ${name} in ${t.file} has shape ${showValue(t.shape)}, expected ${showValue(shape)} from config.json`,
         { file: t.file, tensor: name },
       );
     dtypes.add(dtype);
@@ -45,8 +45,13 @@ export function mixtralWeights(c: MixtralConfig, files: string[], tensors: Map<s
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
     const moe = `${p}block_sparse_moe.`;
-    const expert = (e: number, w: string, shape: number[]) => take(`${moe}experts.${e}.${w}.weight`, shape);
-    const ids = [...Array(c.numExperts).keys()];
+    // One expert at a time, so that a config asking for 10^9 experts (or layers) stops at the first missing
+    // tensor instead of building the whole list.
+    const experts = (w: string, shape: number[]): NativeTensor[] => {
+      const out: NativeTensor[] = [];
+      for (let e = 0; e < c.numExperts; e++) out.push(take(`${moe}experts.${e}.${w}.weight`, shape));
+      return out;
+    };
     layers.push({
       attnNorm: take(`${p}input_layernorm.weight`, [D]),
       wq: take(`${p}self_attn.q_proj.weight`, [Q, D]),
@@ -55,9 +60,9 @@ export function mixtralWeights(c: MixtralConfig, files: string[], tensors: Map<s
       wo: take(`${p}self_attn.o_proj.weight`, [D, Q]),
       ffnNorm: take(`${p}post_attention_layernorm.weight`, [D]),
       gate: take(`${moe}gate.weight`, [c.numExperts, D]),
-      w1: ids.map((e) => expert(e, 'w1', [I, D])),
-      w2: ids.map((e) => expert(e, 'w2', [D, I])),
-      w3: ids.map((e) => expert(e, 'w3', [I, D])),
+      w1: experts('w1', [I, D]),
+      w2: experts('w2', [D, I]),
+      w3: experts('w3', [I, D]),
     });
   }
   const perExpert = 3 * D * I;

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError, showValue } from '../errors.js';
 import { isObject, readJsonFile } from './json-file.js';
 import { openModelFile } from './open-file.js';
 
@@ -73,9 +73,9 @@ export async function readSafetensorsHeader(file: string): Promise<TensorEntry[]
     const offs = e['data_offsets'];
     if (typeof dtype !== 'string') return fail('SAFETENSORS_HEADER', `tensor ${name} has no dtype`, name);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      return fail('SAFETENSORS_HEADER', `tensor ${name} has an invalid shape ${JSON.stringify(shape)}`, name);
+      return fail('SAFETENSORS_HEADER', `tensor ${name} has an invalid shape ${showValue(shape)}`, name);
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0) || offs[0] > offs[1])
-      return fail('SAFETENSORS_HEADER', `tensor ${name} has invalid data_offsets ${JSON.stringify(offs)}`, name);
+      return fail('SAFETENSORS_HEADER', `tensor ${name} has invalid data_offsets ${showValue(offs)}`, name);
     const [b, end] = offs as [number, number];
     if (end > dataSize)
       fail('SAFETENSORS_TRUNCATED', `tensor ${name} ends at data byte ${end} but the data section holds ${dataSize} bytes (truncated file?)`, name);
@@ -125,7 +125,7 @@ export async function readTensorIndex(dir: string): Promise<{ files: string[]; t
     const shardNames = new Set<string>();
     for (const [name, shard] of Object.entries(map)) {
       if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.'))
-        throw new ModelLoadError('INDEX_INVALID', `${indexFile}: tensor ${name} maps to an invalid file name ${JSON.stringify(shard)}`, {
+        throw new ModelLoadError('INDEX_INVALID', `${indexFile}: tensor ${name} maps to an invalid file name ${showValue(shard)}`, {
           file: indexFile,
           tensor: name,
         });

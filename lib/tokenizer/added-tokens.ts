@@ -7,7 +7,7 @@
  *  - matching is leftmost-longest; `single_word` rejects matches touching word
  *    characters; `lstrip` / `rstrip` swallow neighbouring whitespace.
  */
-import { JsonContext, asArray, asBool, asObject, asString, asUint } from './errors.js';
+import { JsonContext, TokenizerError, asArray, asBool, asObject, asString, asUint } from './errors.js';
 
 /** One entry of `added_tokens`. */
 export interface AddedToken {
@@ -50,6 +50,15 @@ class Matcher {
     // At each start position JS alternation takes the first alternative that
     // matches; listing longer patterns first yields leftmost-longest matching.
     this.re = pats.length ? new RegExp(pats.map(escapeRegex).join('|'), 'gu') : null;
+    // V8 compiles a regex at its first use; a hostile file's added tokens (one of 40,000 characters) can make
+    // it too large to compile, which would surface as a SyntaxError from encode(). Compile it now.
+    try {
+      this.re?.test('');
+    } catch (e) {
+      throw new TokenizerError('TOKENIZER_UNSUPPORTED', `the added tokens are too long to match together (${pats.length} tokens, ` +
+        `${pats.reduce((n, p) => n + p.length, 0)} characters): ${(e as Error).message.slice(-40)}`, { field: 'added_tokens' });
+    }
+    if (this.re) this.re.lastIndex = 0;
   }
 
   get empty(): boolean {

@@ -6,6 +6,8 @@
  * at fault, so callers can branch on `err.code` instead of parsing messages.
  */
 
+import { backtrackingRisk } from './regex-backtracking.js';
+
 /** Stable error codes thrown by the tokenizer. */
 export type TokenizerErrorCode =
   /** tokenizer.json / tokenizer_config.json is missing, unreadable, not JSON, or a field is malformed. */
@@ -110,17 +112,22 @@ export function typeOf(obj: JsonObject, ctx: JsonContext): string {
 /**
  * Read a `{"String": "..."}` / `{"Regex": "..."}` pattern as used by Replace and Split.
  * Regexes are compiled with JavaScript semantics (`gu` flags), which agree with
- * the Oniguruma syntax tokenizers uses for the common cases.
+ * the Oniguruma syntax tokenizers uses for the common cases; one that could backtrack
+ * exponentially (regex-backtracking.ts) is refused as TOKENIZER_UNSUPPORTED.
  */
 export function asPattern(v: unknown, ctx: JsonContext): { kind: 'string'; value: string } | { kind: 'regex'; value: RegExp } {
   const o = asObject(v, ctx);
   if (typeof o['String'] === 'string') return { kind: 'string', value: o['String'] };
   if (typeof o['Regex'] === 'string') {
+    let re: RegExp;
     try {
-      return { kind: 'regex', value: new RegExp(o['Regex'], 'gu') };
+      re = new RegExp(o['Regex'], 'gu');
     } catch (e) {
       throw ctx.at('Regex').unsupported(`regex cannot be compiled by JavaScript: ${(e as Error).message}`);
     }
+    const risk = backtrackingRisk(o['Regex']);
+    if (risk !== null) throw ctx.at('Regex').unsupported(`regex could take exponential time to match (catastrophic backtracking): ${risk}`);
+    return { kind: 'regex', value: re };
   }
   throw ctx.invalid('expected {"String": ...} or {"Regex": ...}');
 }

@@ -3,11 +3,14 @@
 #include "addon.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "../core/error.h"
 
 namespace smoe::addon {
 namespace {
+
+constexpr int64_t kMaxThreads = 1024;
 
 Napi::Value field(const Napi::Object& o, const char* key, const std::string& where) {
   Napi::Value v = o.Get(key);
@@ -22,6 +25,14 @@ int64_t integer(const Napi::Object& o, const char* key, const std::string& where
   if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 9007199254740991.0)
     throw Error("INVALID_SPEC", where + "." + key + " must be a non-negative integer");
   return int64_t(d);
+}
+
+// An integer that fits an int (sizes, counts, indices): a larger value is refused, not truncated (2^32 + 8
+// would otherwise become 8).
+int small_int(const Napi::Object& o, const char* key, const std::string& where, int64_t max = INT32_MAX) {
+  const int64_t v = integer(o, key, where);
+  if (v > max) throw Error("INVALID_SPEC", where + "." + key + " must be at most " + std::to_string(max) + " (got " + std::to_string(v) + ")");
+  return int(v);
 }
 
 double number(const Napi::Object& o, const char* key, const std::string& where) {
@@ -52,7 +63,7 @@ TensorSpec tensor(const Napi::Object& parent, const char* key, const std::string
   Napi::Object o = object(parent, key, where);
   TensorSpec t;
   t.name = string(o, "name", where + "." + key);
-  t.file = int(integer(o, "file", t.name));
+  t.file = small_int(o, "file", t.name);
   t.offset = integer(o, "offset", t.name);
   t.rows = integer(o, "rows", t.name);
   t.cols = integer(o, "cols", t.name);
@@ -81,17 +92,17 @@ LoadSpec parse_spec(const Napi::Object& spec) {
   LoadSpec s;
   Napi::Object c = object(spec, "config", "spec");
   ModelConfig& m = s.config;
-  m.vocab = int(integer(c, "vocabSize", "config"));
-  m.hidden = int(integer(c, "hiddenSize", "config"));
-  m.intermediate = int(integer(c, "intermediateSize", "config"));
-  m.layers = int(integer(c, "numLayers", "config"));
-  m.heads = int(integer(c, "numHeads", "config"));
-  m.kv_heads = int(integer(c, "numKvHeads", "config"));
-  m.head_dim = int(integer(c, "headDim", "config"));
-  m.experts = int(integer(c, "numExperts", "config"));
-  m.top_k = int(integer(c, "topK", "config"));
-  m.max_positions = int(integer(c, "maxPositions", "config"));
-  m.sliding_window = int(integer(c, "slidingWindow", "config"));
+  m.vocab = small_int(c, "vocabSize", "config");
+  m.hidden = small_int(c, "hiddenSize", "config");
+  m.intermediate = small_int(c, "intermediateSize", "config");
+  m.layers = small_int(c, "numLayers", "config");
+  m.heads = small_int(c, "numHeads", "config");
+  m.kv_heads = small_int(c, "numKvHeads", "config");
+  m.head_dim = small_int(c, "headDim", "config");
+  m.experts = small_int(c, "numExperts", "config");
+  m.top_k = small_int(c, "topK", "config");
+  m.max_positions = small_int(c, "maxPositions", "config");
+  m.sliding_window = small_int(c, "slidingWindow", "config");
   m.rms_eps = float(number(c, "rmsNormEps", "config"));
   m.rope_theta = float(number(c, "ropeTheta", "config"));
   if (!c.Get("ropePairs").IsUndefined()) {
@@ -101,7 +112,9 @@ LoadSpec parse_spec(const Napi::Object& spec) {
   if (m.heads == 0 || m.kv_heads == 0 || m.heads % m.kv_heads != 0 || m.head_dim % 2 != 0 || m.top_k == 0 ||
       m.top_k > m.experts || m.layers == 0 || m.vocab == 0 || m.hidden == 0)
     throw Error("INVALID_SPEC", "inconsistent model configuration");
-  s.threads = int(integer(spec, "threads", "spec"));
+  // As loadModel's option allows; more would spawn that many spinning workers.
+  s.threads = small_int(spec, "threads", "spec", kMaxThreads);
+  if (s.threads < 1) throw Error("INVALID_SPEC", "spec.threads must be at least 1");
   s.simd = string(spec, "simd", "spec");
   if (!spec.Get("device").IsUndefined()) {
     const std::string d = string(spec, "device", "spec");
