@@ -47,7 +47,15 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   std::string simd_;
   MatmulFn mm_;
-  std::vector<float> gathered_, hidden_, expert_out_;  // moe_experts scratch, reused across calls
+  // moe_experts scratch, reused across calls: the active experts of a call and their rows.
+  struct Group {
+    int expert, begin, n;  // expert id; its slots are plan.slots[begin, begin + n)
+    int64_t I;             // its intermediate size (rows of w1 / w3)
+    size_t row, hidden;    // first row of its tokens in gathered_ / expert_out_, first float in hidden_ / 2
+    double cost;           // phase-1 cost of the groups before it
+  };
+  std::vector<Group> groups_;
+  std::vector<float> gathered_, hidden_, expert_out_;
 };
 
 }  // namespace smoe::cpu

@@ -7,7 +7,6 @@ namespace smoe::cpu {
 namespace {
 struct Avx2 {
   using V = __m256;
-  static constexpr int NV = 8;  // weight rows per step of a matvec
   static constexpr int W = 8, MT = 4, NT = 3;  // 12 accumulators + 3 weights + 1 activation = 16 ymm
   template <DType T> using Elem = std::conditional_t<T == DType::F32, float, uint16_t>;
   static V zero() { return _mm256_setzero_ps(); }

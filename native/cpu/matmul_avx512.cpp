@@ -7,7 +7,6 @@ namespace smoe::cpu {
 namespace {
 struct Avx512 {
   using V = __m512;
-  static constexpr int NV = 8;  // weight rows per step of a matvec
   static constexpr int W = 16, MT = 6, NT = 4;  // 24 accumulators + 4 weights + 1 activation of 32 zmm
   template <DType T> using Elem = std::conditional_t<T == DType::F32, float, uint16_t>;
   static V zero() { return _mm512_setzero_ps(); }

@@ -6,7 +6,6 @@ namespace smoe::cpu {
 namespace {
 struct Generic {
   typedef float V __attribute__((vector_size(16)));
-  static constexpr int NV = 4;  // weight rows per step of a matvec
   static constexpr int W = 4, MT = 4, NT = 2;
   template <DType T> using Elem = std::conditional_t<T == DType::F32, float, uint16_t>;
   static V zero() { return V{0, 0, 0, 0}; }

@@ -7,6 +7,7 @@
 // vectors (converted to fp32 in registers) and MT activation vectors and does MT*NT FMAs. The NT weight
 // rows of a block stay in L1 while every token tile passes over them, so each weight is read from memory
 // once per call (decode: T = 1, a bandwidth-bound matvec; prefill: T large, FMA-bound).
+// A matvec (decode, T = 1) goes through matvec_rows instead (same sum order, with prefetch).
 // S is a SIMD traits struct: V, W (lanes), zero(), load_f32(), load_w<DType>(), fma(), hsum().
 #pragma once
 #include <cstdint>
@@ -55,18 +56,59 @@ static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, i
   }
 }
 
+// Bytes ahead of the current read at which a matvec prefetches each weight row (into L1): a few hundred
+// nanoseconds of one core's bandwidth, so the next lines are on their way, across 4 KiB page boundaries
+// too (where the hardware prefetchers stop).
+constexpr int64_t kMatvecPrefetchBytes = 1024;
+
+// out[o] = sum_k x[k] * w[o, k] for o in [o, o + R): the decode matvec, bound by memory. R rows at once,
+// one accumulator each (R independent FMA chains hide the latency; R = 4 streams keep the hardware
+// prefetchers on track, unlike 8 or more), with a software prefetch once per cache line of each row.
+// The sum order is that of matmul_tile<S, WT, 1, R> (lanes over k in steps of W, reduced, then the scalar
+// tail), so a row's result does not depend on how many tokens the call has.
+template <class S, DType WT, int R>
+static inline void matvec_block(float* out, const float* x, int64_t K, const void* w, int64_t o) {
+  using V = typename S::V;
+  using WE = typename S::template Elem<WT>;
+  constexpr int64_t kLine = 64 / int64_t(sizeof(WE));  // elements per cache line
+  constexpr int kSteps = int(kLine / S::W) > 0 ? int(kLine / S::W) : 1;
+  constexpr int64_t kChunk = int64_t(kSteps) * S::W;
+  V acc[R];
+  const WE* wr[R];
+  for (int j = 0; j < R; ++j) { acc[j] = S::zero(); wr[j] = static_cast<const WE*>(w) + (o + j) * K; }
+  int64_t k = 0;
+  for (; k + kChunk <= K; k += kChunk) {
+    for (int j = 0; j < R; ++j) __builtin_prefetch(reinterpret_cast<const char*>(wr[j] + k) + kMatvecPrefetchBytes, 0, 3);
+    for (int s = 0; s < kSteps; ++s) {
+      const V xv = S::load_f32(x + k + s * S::W);
+      for (int j = 0; j < R; ++j) acc[j] = S::fma(xv, S::template load_w<WT>(wr[j] + k + s * S::W), acc[j]);
+    }
+  }
+  for (; k + S::W <= K; k += S::W) {
+    const V xv = S::load_f32(x + k);
+    for (int j = 0; j < R; ++j) acc[j] = S::fma(xv, S::template load_w<WT>(wr[j] + k), acc[j]);
+  }
+  for (int j = 0; j < R; ++j) {
+    float s = S::hsum(acc[j]);
+    for (int64_t kk = k; kk < K; ++kk) s += x[kk] * load_as_f32(wr[j], WT, size_t(kk));
+    out[o + j] = s;
+  }
+}
+
+// Rows [o0, o1) of the matvec, four at a time.
+template <class S, DType WT>
+static void matvec_rows(float* out, const float* x, int64_t K, const void* w, int64_t o0, int64_t o1) {
+  int64_t o = o0;
+  for (; o + 4 <= o1; o += 4) matvec_block<S, WT, 4>(out, x, K, w, o);
+  for (; o < o1; ++o) matvec_block<S, WT, 1>(out, x, K, w, o);
+}
+
 template <class S, DType WT>
 static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w,
                          int64_t o0, int64_t o1) {
   constexpr int MT = S::MT, NT = S::NT;
   int64_t o = o0;
-  if (T == 1) {
-    // A matvec (decode) is bound by memory: keep NV weight rows streaming per step.
-    constexpr int NV = S::NV;
-    for (; o + NV <= o1; o += NV) matmul_tile<S, WT, 1, NV>(out, ldo, x, K, w, o);
-    for (; o < o1; ++o) matmul_tile<S, WT, 1, 1>(out, ldo, x, K, w, o);
-    return;
-  }
+  if (T == 1) { matvec_rows<S, WT>(out, x, K, w, o0, o1); return; }
   // A GEMM (prefill) wants the MT x NT tile: NT weight rows reused by every token tile from L1.
   for (; o + NT <= o1; o += NT) {
     int64_t t = 0;
