@@ -56,18 +56,21 @@ static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, i
   }
 }
 
-// Bytes ahead of the current read at which a matvec prefetches each weight row (into L1): a few hundred
-// nanoseconds of one core's bandwidth, so the next lines are on their way, across 4 KiB page boundaries
-// too (where the hardware prefetchers stop).
-constexpr int64_t kMatvecPrefetchBytes = 1024;
+// How far ahead a matvec prefetches its weights (into L1). The R rows of a block are one contiguous run of
+// R * K elements and the next block follows it. When a block is short (<= kMatvecNextBlockBytes) each row
+// prefetches the same column of its row in the next block, so a whole block is in flight while this one
+// is multiplied, starts of rows included (where the hardware prefetchers, which stop at 4 KiB pages and
+// must see a few misses per stream, fall behind). When rows are long, each prefetches
+// kMatvecAheadBytes further along itself.
+constexpr int64_t kMatvecNextBlockBytes = 16384, kMatvecAheadBytes = 2048;
 
 // out[o] = sum_k x[k] * w[o, k] for o in [o, o + R): the decode matvec, bound by memory. R rows at once,
-// one accumulator each (R independent FMA chains hide the latency; R = 4 streams keep the hardware
-// prefetchers on track, unlike 8 or more), with a software prefetch once per cache line of each row.
-// The sum order is that of matmul_tile<S, WT, 1, R> (lanes over k in steps of W, reduced, then the scalar
-// tail), so a row's result does not depend on how many tokens the call has.
+// one accumulator each (R independent FMA chains hide the latency; x, K floats, stays in L1), with one
+// software prefetch per cache line of each row, `ahead` elements past the current one. The sum order is
+// that of matmul_tile<S, WT, 1, R> (lanes over k in steps of W, reduced, then the scalar tail), so a row's
+// result does not depend on how many tokens the call has.
 template <class S, DType WT, int R>
-static inline void matvec_block(float* out, const float* x, int64_t K, const void* w, int64_t o) {
+static inline void matvec_block(float* out, const float* x, int64_t K, const void* w, int64_t o, int64_t ahead) {
   using V = typename S::V;
   using WE = typename S::template Elem<WT>;
   constexpr int64_t kLine = 64 / int64_t(sizeof(WE));  // elements per cache line
@@ -78,7 +81,7 @@ static inline void matvec_block(float* out, const float* x, int64_t K, const voi
   for (int j = 0; j < R; ++j) { acc[j] = S::zero(); wr[j] = static_cast<const WE*>(w) + (o + j) * K; }
   int64_t k = 0;
   for (; k + kChunk <= K; k += kChunk) {
-    for (int j = 0; j < R; ++j) __builtin_prefetch(reinterpret_cast<const char*>(wr[j] + k) + kMatvecPrefetchBytes, 0, 3);
+    for (int j = 0; j < R; ++j) __builtin_prefetch(wr[j] + k + ahead, 0, 3);
     for (int s = 0; s < kSteps; ++s) {
       const V xv = S::load_f32(x + k + s * S::W);
       for (int j = 0; j < R; ++j) acc[j] = S::fma(xv, S::template load_w<WT>(wr[j] + k + s * S::W), acc[j]);
@@ -98,9 +101,13 @@ static inline void matvec_block(float* out, const float* x, int64_t K, const voi
 // Rows [o0, o1) of the matvec, four at a time.
 template <class S, DType WT>
 static void matvec_rows(float* out, const float* x, int64_t K, const void* w, int64_t o0, int64_t o1) {
+  constexpr int R = 4;
+  using WE = typename S::template Elem<WT>;
+  const int64_t block = R * K * int64_t(sizeof(WE));
+  const int64_t ahead = block <= kMatvecNextBlockBytes ? R * K : kMatvecAheadBytes / int64_t(sizeof(WE));
   int64_t o = o0;
-  for (; o + 4 <= o1; o += 4) matvec_block<S, WT, 4>(out, x, K, w, o);
-  for (; o < o1; ++o) matvec_block<S, WT, 1>(out, x, K, w, o);
+  for (; o + R <= o1; o += R) matvec_block<S, WT, R>(out, x, K, w, o, ahead);
+  for (; o < o1; ++o) matvec_block<S, WT, 1>(out, x, K, w, o, ahead);
 }
 
 template <class S, DType WT>
