@@ -15,6 +15,7 @@ struct Generic {
     else if constexpr (T == DType::F16) return V{f16_to_f32(p[0]), f16_to_f32(p[1]), f16_to_f32(p[2]), f16_to_f32(p[3])};
     else return V{bf16_to_f32(p[0]), bf16_to_f32(p[1]), bf16_to_f32(p[2]), bf16_to_f32(p[3])};
   }
+  static void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
   static V fma(V a, V b, V c) { return a * b + c; }
   static float hsum(V v) { return (v[0] + v[2]) + (v[1] + v[3]); }
 };

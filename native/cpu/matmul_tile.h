@@ -8,10 +8,11 @@
 // rows of a block stay in L1 while every token tile passes over them, so each weight is read from memory
 // once per call (decode: T = 1, a bandwidth-bound matvec; prefill: T large, FMA-bound).
 // A matvec (decode, T = 1) goes through matvec_rows instead (same sum order, with prefetch).
-// S is a SIMD traits struct: V, W (lanes), zero(), load_f32(), load_w<DType>(), fma(), hsum().
+// S is a SIMD traits struct: V, W (lanes), zero(), load_f32(), load_w<DType>(), store(), fma(), hsum().
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "../core/dtype.h"
 
@@ -20,6 +21,8 @@ namespace smoe::cpu {
 using MatmulFn = void (*)(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w, DType wt,
                           int64_t o0, int64_t o1);
 
+// The scalar tails use an explicit fused multiply-add, so that every instantiation rounds alike (the
+// compiler would contract `s += a * b` in some and not in others).
 template <class S, DType WT, int MT, int NT>
 static inline void matmul_tile(float* out, int64_t ldo, const float* x, int64_t K, const void* w, int64_t o) {
   using V = typename S::V;
@@ -41,7 +44,7 @@ static inline void matmul_tile(float* out, int64_t ldo, const float* x, int64_t 
   for (int i = 0; i < MT; ++i)
     for (int j = 0; j < NT; ++j) {
       float s = S::hsum(acc[i][j]);
-      for (int64_t kk = k; kk < K; ++kk) s += x[i * K + kk] * load_as_f32(wr[j], WT, size_t(kk));
+      for (int64_t kk = k; kk < K; ++kk) s = __builtin_fmaf(x[i * K + kk], load_as_f32(wr[j], WT, size_t(kk)), s);
       out[i * ldo + o + j] = s;
     }
 }
@@ -93,7 +96,7 @@ static inline void matvec_block(float* out, const float* x, int64_t K, const voi
   }
   for (int j = 0; j < R; ++j) {
     float s = S::hsum(acc[j]);
-    for (int64_t kk = k; kk < K; ++kk) s += x[kk] * load_as_f32(wr[j], WT, size_t(kk));
+    for (int64_t kk = k; kk < K; ++kk) s = __builtin_fmaf(x[kk], load_as_f32(wr[j], WT, size_t(kk)), s);
     out[o + j] = s;
   }
 }
@@ -110,23 +113,50 @@ static void matvec_rows(float* out, const float* x, int64_t K, const void* w, in
   for (; o < o1; ++o) matvec_block<S, WT, 1>(out, x, K, w, o, ahead);
 }
 
+// The NT rows of w at row o as F32 into panel[NT, K] (16-bit weights converted once per block).
+template <class S, DType WT, int NT>
+static inline void convert_panel(float* panel, int64_t K, const void* w, int64_t o) {
+  using WE = typename S::template Elem<WT>;
+  for (int j = 0; j < NT; ++j) {
+    const WE* r = static_cast<const WE*>(w) + (o + j) * K;
+    float* d = panel + j * K;
+    int64_t k = 0;
+    for (; k + S::W <= K; k += S::W) S::store(d + k, S::template load_w<WT>(r + k));
+    for (; k < K; ++k) d[k] = load_as_f32(r, WT, size_t(k));
+  }
+}
+
+// All token tiles of one NT-row block whose weights are `wb` (dtype BT) at row `o`.
+template <class S, DType BT, int NT>
+static inline void matmul_block_tokens(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* wb,
+                                       int64_t o) {
+  constexpr int MT = S::MT;
+  int64_t t = 0;
+  for (; t + MT <= T; t += MT) matmul_tile<S, BT, MT, NT>(out + t * ldo, ldo, x + t * K, K, wb, o);
+  if (t < T) matmul_tokens_tail<S, BT, MT - 1, NT>(out + t * ldo, ldo, x + t * K, T - t, K, wb, o);
+}
+
 template <class S, DType WT>
 static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w,
                          int64_t o0, int64_t o1) {
   constexpr int MT = S::MT, NT = S::NT;
   int64_t o = o0;
   if (T == 1) { matvec_rows<S, WT>(out, x, K, w, o0, o1); return; }
-  // A GEMM (prefill) wants the MT x NT tile: NT weight rows reused by every token tile from L1.
-  for (; o + NT <= o1; o += NT) {
-    int64_t t = 0;
-    for (; t + MT <= T; t += MT) matmul_tile<S, WT, MT, NT>(out + t * ldo, ldo, x + t * K, K, w, o);
-    if (t < T) matmul_tokens_tail<S, WT, MT - 1, NT>(out + t * ldo, ldo, x + t * K, T - t, K, w, o);
+  // A GEMM (prefill) wants the MT x NT tile: NT weight rows reused by every token tile from L1 / L2. With
+  // 16-bit weights and more than one token tile, the block is converted to an F32 panel once, so the
+  // conversions leave the inner loop (on many cores they share ports with the FMAs). The values, and so
+  // the sums, are the same either way.
+  if (WT != DType::F32 && T > MT) {
+    thread_local std::vector<float> panel;
+    if (panel.size() < size_t(NT * K)) panel.resize(size_t(NT * K));
+    for (; o + NT <= o1; o += NT) {
+      convert_panel<S, WT, NT>(panel.data(), K, w, o);
+      matmul_block_tokens<S, DType::F32, NT>(out + o, ldo, x, T, K, panel.data(), 0);
+    }
+  } else {
+    for (; o + NT <= o1; o += NT) matmul_block_tokens<S, WT, NT>(out, ldo, x, T, K, w, o);
   }
-  for (; o < o1; ++o) {
-    int64_t t = 0;
-    for (; t + MT <= T; t += MT) matmul_tile<S, WT, MT, 1>(out + t * ldo, ldo, x + t * K, K, w, o);
-    if (t < T) matmul_tokens_tail<S, WT, MT - 1, 1>(out + t * ldo, ldo, x + t * K, T - t, K, w, o);
-  }
+  for (; o < o1; ++o) matmul_block_tokens<S, WT, 1>(out, ldo, x, T, K, w, o);
 }
 
 template <class S>
