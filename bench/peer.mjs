@@ -41,6 +41,18 @@ const median = (xs) => {
 if (values.child) {
   const a = JSON.parse(values.child);
   const { loadModel } = await import('../dist/index.js');
+  if (a.check) {
+    // The same numbers in both files: the largest logit difference between the HF folder and the GGUF.
+    const ids = [1, 415, 2936, 9060, 285, 1142, 28705, 13];
+    const rows = [];
+    for (const src of a.check) {
+      const m = await loadModel(src, { threads: 1 });
+      rows.push(await m.logits(ids));
+      await m.close();
+    }
+    console.log(JSON.stringify({ maxDiff: rows[0].reduce((mx, v, i) => Math.max(mx, Math.abs(v - rows[1][i])), 0) }));
+    process.exit(0);
+  }
   let model;
   try {
     model = await loadModel(a.model, { threads: a.threads, simd: a.simd });
@@ -133,6 +145,14 @@ const E = shape[3], K = 2;
 const bytes = JSON.parse(execFileSync('python3', ['-c', bytesPy, `${E},${K}`, ...types.map((t) => ggufOf(t))], { encoding: 'utf8', env: pyEnv }));
 const smoeSource = (t) => (t === 'f16' ? join(dataDir, 'hf-f16') : t === 'bf16' ? join(dataDir, 'hf-bf16') : ggufOf(t));
 
+// The pair check: smoe's logits from each HF folder and the GGUF of the same type (where smoe reads GGUF).
+const pairCheck = [];
+for (const t of ['f16', 'bf16'].filter((x) => types.includes(x))) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify({ check: [smoeSource(t), ggufOf(t)] })], { encoding: 'utf8' });
+  pairCheck.push(r.status === 0 ? `${t} ${JSON.parse(r.stdout.trim().split('\n').pop()).maxDiff.toExponential(1)}` : `${t} not checked (${r.stderr.trim().split('\n').pop()})`);
+}
+log(`pair check (max |logit diff| HF vs GGUF, smoe): ${pairCheck.join(', ')}`);
+
 // ---- 3. the limits -------------------------------------------------------------------------------------
 const probeBin = join(tmpdir(), 'smoe-roofline');
 execFileSync('g++', ['-O3', '-pthread', join(here, 'roofline.cpp'), '-o', probeBin]);
@@ -193,6 +213,7 @@ lines.push(`Command: \`${cmd}\`. Model: random Mixtral shape ${shape.join(',')} 
   `top-2), files in ${dataDir.startsWith(root) ? relative(root, dataDir) : dataDir}. prefill-${promptLen} and decode-${decodeLen} tok/s, each from an empty context, ` +
   `median of ${reps} runs, smoe and \`llama-bench -p ${promptLen} -n ${decodeLen} -t T -r 1\` alternating run by run (fresh process each). ` +
   `llama.cpp ${llamaCommit} (node-llama-cpp 3.22.1's source, bench/peer/build-llama-cpp.sh).`);
+if (pairCheck.length) lines.push(`Same numbers in both formats: smoe's max |logit difference| HF folder vs GGUF on 8 tokens: ${pairCheck.join(', ')}.`);
 lines.push(`CPU flags: ${flags}. Limits (bench/roofline.cpp, before / after): ` + threadList.map((n) =>
   `${n} thread${n > 1 ? 's' : ''}: read ${probes[n].map((p) => p.readGBs).join(' / ')} GB/s, FMA ${probes[n].map((p) => p.fmaAvx512GFlops ?? p.fmaAvx2GFlops).join(' / ')} GFLOP/s`).join('; ') + '.');
 lines.push('', '| type | threads | smoe SIMD | smoe prefill | llama.cpp prefill | ratio | smoe decode (min–max) | llama.cpp decode | ratio | MB / token | smoe GB/s (% of read) | llama.cpp GB/s (% of read) | smoe top-1 decode (speed-up) |',

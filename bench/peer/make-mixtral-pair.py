@@ -3,7 +3,8 @@
 # experts, q/k rows permuted as llama.cpp's converter does; token scores are placeholders, so compare by
 # token ids, not text). Tensors are generated one at a time from per-tensor seeds and streamed to disk, so
 # memory stays at one tensor (the Mixtral-8x7B width, 2 layers, writes ~6 GB per file in ~1 GB of RAM).
-# bf16 values are the f16 values rounded to nearest even, as llama-quantize's bf16 does.
+# bf16 values are the f16 values rounded to nearest even, as llama-quantize's bf16 does (which keeps the
+# router in F32: so does the bf16 folder).
 # Usage: make-mixtral-pair.py OUTDIR [hidden ff layers experts heads kv_heads]   (numpy; GGUF_PY=<gguf-py dir>)
 #   -> OUTDIR/hf-f16/, OUTDIR/hf-bf16/, OUTDIR/model-f16.gguf
 # Derived from ../shared/tools/peer/make-mixtral-pair.py (which holds the whole model in memory).
@@ -44,16 +45,18 @@ def bf16_bits(x16):
 
 def write_hf(folder, dtype):
     os.makedirs(folder, exist_ok=True)
+    # The router stays F32 in the bf16 folder, as llama-quantize keeps ffn_gate_inp: the same numbers.
+    dt = lambda kind: "F32" if dtype == "BF16" and kind == "gate" else dtype
     hdr, off = {}, 0
-    for name, shape, _ in spec:
-        n = int(np.prod(shape)) * 2
-        hdr[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [off, off + n]}; off += n
+    for name, shape, kind in spec:
+        n = int(np.prod(shape)) * (4 if dt(kind) == "F32" else 2)
+        hdr[name] = {"dtype": dt(kind), "shape": list(shape), "data_offsets": [off, off + n]}; off += n
     hj = json.dumps(hdr).encode(); hj += b" " * ((8 - len(hj) % 8) % 8)
     with open(os.path.join(folder, "model.safetensors"), "wb") as f:
         f.write(struct.pack("<Q", len(hj))); f.write(hj)
-        for name, _, _ in spec:
+        for name, _, kind in spec:
             t = tensor(name)
-            f.write((t if dtype == "F16" else bf16_bits(t)).tobytes())
+            f.write((t if dtype == "F16" else t.astype(np.float32) if dt(kind) == "F32" else bf16_bits(t)).tobytes())
     cfg = {"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": H, "intermediate_size": FF,
            "num_hidden_layers": L, "num_attention_heads": NH, "num_key_value_heads": NKV, "num_local_experts": E,
            "num_experts_per_tok": K, "vocab_size": V, "rope_theta": 1e6, "rms_norm_eps": 1e-5, "sliding_window": None,

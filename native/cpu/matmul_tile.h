@@ -146,9 +146,12 @@ static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int
   // 16-bit weights and more than one token tile, the block is converted to an F32 panel once, so the
   // conversions leave the inner loop (on many cores they share ports with the FMAs). The values, and so
   // the sums, are the same either way.
-  if (WT != DType::F32 && T > MT) {
-    thread_local std::vector<float> panel;
-    if (panel.size() < size_t(NT * K)) panel.resize(size_t(NT * K));
+  thread_local std::vector<float> panel;
+  bool packed = WT != DType::F32 && T > MT;
+  if (packed && panel.size() < size_t(NT * K)) {
+    try { panel.resize(size_t(NT * K)); } catch (...) { packed = false; }  // runs on pool threads: never throw
+  }
+  if (packed) {
     for (; o + NT <= o1; o += NT) {
       convert_panel<S, WT, NT>(panel.data(), K, w, o);
       matmul_block_tokens<S, DType::F32, NT>(out + o, ldo, x, T, K, panel.data(), 0);
