@@ -21,10 +21,17 @@
       "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx2", "-mfma", "-mf16c", "-fPIC"]
     },
     {
+      "target_name": "smoe_avx512vnni",
+      "type": "static_library",
+      "sources": ["<!@(node -p \"require('./native/sources.json').x86_avx512vnni.join(' ')\")"],
+      "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c", "-fPIC"]
+    },
+    {
       "target_name": "smoe",
       "sources": ["<!@(node -p \"require('./native/sources.json').common.join(' ')\")"],
+      "cflags_cc": ["-ffp-contract=off"],
       "defines": ["SMOE_HAVE_X86_KERNELS"],
-      "dependencies": ["smoe_avx2", "smoe_avx512"]
+      "dependencies": ["smoe_avx2", "smoe_avx512", "smoe_avx512vnni"]
     }
   ]
 }

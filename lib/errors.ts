@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'DEVICE_UNAVAILABLE' | 'SIMD_UNSUPPORTED' | 'MODEL_CLOSED' | 'SEQUENCE_DISPOSED' | 'OUT_OF_MEMORY'
   | 'NATIVE_LOAD' | 'INTERNAL' | 'MODEL_REQUIRED'
   | 'TOKENIZER_MISSING' | 'TOKENIZER_INVALID' | 'CHAT_TEMPLATE' | 'CHAT_TEMPLATE_MISSING'
-  | 'UNSUPPORTED' | 'SEQUENCE_BUSY' | 'KV_BUDGET';
+  | 'GGUF_MAGIC' | 'GGUF_VERSION' | 'GGUF_TRUNCATED' | 'GGUF_HEADER' | 'GGUF_DUPLICATE' | 'TENSOR_OVERLAP'
+  | 'UNSUPPORTED_QUANT' | 'MODEL_AMBIGUOUS' | 'UNSUPPORTED' | 'SEQUENCE_BUSY' | 'KV_BUDGET';
 
 export interface ErrorDetails {
   file?: string;
@@ -60,7 +61,8 @@ export function fromNative(e: unknown): SmoeError {
   const err = e as { code?: unknown; message?: unknown };
   const code = (typeof err?.code === 'string' ? err.code : 'INTERNAL') as ErrorCode;
   const message = typeof err?.message === 'string' ? err.message : String(e);
-  const loadCodes: ErrorCode[] = ['FILE_OPEN', 'FILE_MAP', 'TENSOR_BOUNDS', 'TENSOR_SHAPE', 'TENSOR_ALIGNMENT', 'UNSUPPORTED_DTYPE'];
+  const loadCodes: ErrorCode[] = ['FILE_OPEN', 'FILE_MAP', 'TENSOR_BOUNDS', 'TENSOR_SHAPE', 'TENSOR_ALIGNMENT', 'UNSUPPORTED_DTYPE',
+    'UNSUPPORTED_QUANT'];
   const argCodes: ErrorCode[] = ['TOKEN_OUT_OF_RANGE', 'EMPTY_INPUT', 'CONTEXT_OVERFLOW', 'INVALID_OPTION'];
   if (loadCodes.includes(code)) return new ModelLoadError(code, message, { cause: e });
   if (argCodes.includes(code)) return new InvalidArgumentError(code, message, { cause: e });

@@ -13,7 +13,11 @@ import type { GenerateOptions } from './generate-options.js';
 import type { Generation } from './generation.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { readConfig, type MixtralConfig } from './load/config.js';
-import { mixtralWeights } from './load/mixtral-weights.js';
+import { ggufModel } from './load/gguf-model.js';
+import { readGguf } from './load/gguf.js';
+import { mixtralWeights, type WeightLayout } from './load/mixtral-weights.js';
+import { resolveModelSource } from './load/model-source.js';
+import { ggufTokenizer } from './gguf-tokenizer.js';
 import { readTensorIndex } from './load/safetensors.js';
 import { native, type NativeBackends, type NativeModel, type NativeSequence } from './native.js';
 import { loadModelTokenizer } from './model-tokenizer.js';
@@ -60,6 +64,8 @@ export interface ModelInfo {
   dtypes: string[];
   totalParams: number;
   activeParams: number;
+  /** The checkpoint format: a Hugging Face folder ('safetensors') or a GGUF file ('gguf'). */
+  format: 'safetensors' | 'gguf';
 }
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
@@ -87,11 +93,15 @@ function resolveDevice(device: Device, cuda: NativeBackends['cuda']): string {
 
 /**
  * Loads a Hugging Face Mixtral folder (config.json + model.safetensors or sharded safetensors), and with
- * it the tokenizer (tokenizer.json, tokenizer_config.json) and generation_config.json when present.
+ * it the tokenizer (tokenizer.json, tokenizer_config.json) and generation_config.json when present; or a
+ * GGUF file (llama.cpp's `llama` architecture: Mixtral in the stacked or the 2023 per-expert layout, or a
+ * dense Llama/Mistral), weights mapped in place, tokenizer and chat template from its metadata. A folder
+ * without config.json that holds exactly one .gguf file loads that file.
  * Without `dir`, the demo model packaged with smoe (SmoeError MODEL_REQUIRED when this build has none).
  *
  * @example
  * const model = await loadModel('./Mixtral-8x7B-v0.1', { threads: 8 });
+ * const q4 = await loadModel('./mixtral-8x7b-instruct-v0.1.Q4_K_M.gguf');
  * const logits = await model.logits([1, 22557, 1526]);
  * console.log(await model.generate('The capital of France is', { maxTokens: 8 }).text());
  * await model.close();
@@ -115,16 +125,15 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   if (!SIMD_LEVELS.includes(simd))
     throw new InvalidArgumentError('INVALID_OPTION', `SMOE_SIMD must be one of ${SIMD_LEVELS.join(', ')}`, { field: 'SMOE_SIMD' });
 
-  const root = resolve(dir);
-  const config = await readConfig(root);
+  const source = await resolveModelSource(resolve(dir));
+  const { config, files, layout, tokenizer, generationDefaults, ropePairs, format } = source.kind === 'gguf'
+    ? await readGgufSource(source.file)
+    : await readHfSource(source.dir);
   const expertsPerToken = optionalInt(o, 'expertsPerToken', 1, config.numExperts) ?? config.topK;
-  const { files, tensors } = await readTensorIndex(root);
-  const layout = mixtralWeights(config, files, tensors);
-  const [tokenizer, generationDefaults] = await Promise.all([loadModelTokenizer(root), readGenerationDefaults(root)]);
   let handle: NativeModel;
   try {
     handle = await addon.openModel({
-      config: { ...config, slidingWindow: config.slidingWindow ?? 0 },
+      config: { ...config, slidingWindow: config.slidingWindow ?? 0, ropePairs },
       threads,
       simd,
       device: target,
@@ -138,8 +147,35 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   const ni = handle.info();
   return new Model(handle, config, {
     backend: ni.backend, device: ni.device ?? target, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
-    totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken,
+    totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken, format,
   }, { tokenizer, generationDefaults });
+}
+
+/** What loadModel reads from a checkpoint before the weights are mapped. */
+interface SourceParts {
+  config: MixtralConfig;
+  files: string[];
+  layout: WeightLayout;
+  tokenizer: Tokenizer | null;
+  generationDefaults: GenerationDefaults;
+  ropePairs: boolean;
+  format: ModelInfo['format'];
+}
+
+async function readHfSource(root: string): Promise<SourceParts> {
+  const config = await readConfig(root);
+  const { files, tensors } = await readTensorIndex(root);
+  const layout = mixtralWeights(config, files, tensors);
+  const [tokenizer, generationDefaults] = await Promise.all([loadModelTokenizer(root), readGenerationDefaults(root)]);
+  return { config, files, layout, tokenizer, generationDefaults, ropePairs: false, format: 'safetensors' };
+}
+
+async function readGgufSource(file: string): Promise<SourceParts> {
+  const g = await readGguf(file);
+  const { config, layout } = ggufModel(g);
+  const tokenizer = ggufTokenizer(g);
+  // GGUF q/k rows are permuted for RoPE on adjacent pairs (see lib/load/gguf-model.ts).
+  return { config, files: [file], layout, tokenizer, generationDefaults: {}, ropePairs: true, format: 'gguf' };
 }
 
 /** @internal what loadModel() reads besides the weights. */

@@ -8,8 +8,14 @@ import { packageRoot } from './package-root.js';
 export interface NativeTensor {
   name: string;
   file: number;
+  /** Byte offset of the first row in files[file]; rows are contiguous, each cols / block * blockBytes bytes. */
   offset: number;
-  dtype: 'F32' | 'F16' | 'BF16';
+  /**
+   * The stored element type by name: 'F32' | 'F16' | 'BF16' (safetensors and GGUF), or a ggml block type
+   * of a GGUF file ('Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K'), whose
+   * rows are `cols / blockSize` ggml blocks each (see lib/load/ggml-types.ts).
+   */
+  dtype: string;
   rows: number;
   cols: number;
 }
@@ -24,6 +30,8 @@ export interface NativeSpec {
     vocabSize: number; hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number;
     numKvHeads: number; headDim: number; numExperts: number; topK: number; maxPositions: number;
     slidingWindow: number; rmsNormEps: number; ropeTheta: number;
+    /** RoPE on adjacent pairs (q/k rows as GGUF files store them) instead of halves (default false). */
+    ropePairs?: boolean;
   };
   threads: number;
   simd: string;

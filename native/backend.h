@@ -61,8 +61,11 @@ class Backend {
   virtual void matmul_many(const Projection* p, int n, const float* x, int T) {
     for (int i = 0; i < n; ++i) matmul(p[i].out, x, *p[i].w, T);
   }
-  // Rotate-half RoPE in place on x[T, heads * Hd] at positions pos[T]; inv_freq[Hd / 2].
-  virtual void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) = 0;
+  // RoPE in place on x[T, heads * Hd] at positions pos[T]; inv_freq[Hd / 2]. Frequency i rotates the pair
+  // (i, i + Hd/2) (rotate-half, HF layout) or, with `pairs`, the adjacent pair (2i, 2i + 1) (llama.cpp's
+  // NORM mode, for q/k rows permuted as GGUF files store them).
+  virtual void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq,
+                    bool pairs) = 0;
   // Causal GQA attention of q[T, H * Hd] at positions pos[T] over the cache k, v[positions, G * Hd]
   // (which already holds these tokens); out[T, H * Hd].
   virtual void attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,

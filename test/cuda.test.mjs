@@ -234,6 +234,8 @@ describe('cuda: norm, rope, embed, add', () => {
       const invFreq = new Float32Array(Hd / 2).map((_, i) => 1 / Math.pow(1e6, (2 * i) / Hd));
       const inputs = { x: randn(T * H * Hd, r, 1), T, heads: H, headDim: Hd, pos: new Int32Array(T).map((_, i) => p0 + i), invFreq };
       close(onGpu('rope', inputs).out, onCpu('rope', inputs).out, 1e-5, `rope T=${T} H=${H} Hd=${Hd}`);
+      const pairs = { ...inputs, pairs: true };
+      close(onGpu('rope', pairs).out, onCpu('rope', pairs).out, 1e-5, `rope (adjacent pairs) T=${T} H=${H} Hd=${Hd}`);
     }
     const x = randn(10007, r), y = randn(10007, r);
     assert.deepEqual(onGpu('add', { x, y }).out, onCpu('add', { x, y }).out);

@@ -15,6 +15,18 @@ export function argmax(row) {
   return best;
 }
 
+/** Evaluates `ids` on a sequence, then `n` greedy tokens through its KV cache; returns the generated ids. */
+export async function greedyDecode(seq, ids, n) {
+  let logits = await seq.eval(ids);
+  const generated = [];
+  for (let i = 0; i < n; i++) {
+    const next = argmax(logits);
+    generated.push(next);
+    logits = await seq.eval([next]);
+  }
+  return generated;
+}
+
 export function logsumexp(row) {
   let mx = -Infinity;
   for (const v of row) mx = Math.max(mx, v);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { backends, loadModel } from '../dist/index.js';
-import { argmax, fixture, logsumexp, maxAbsDiff, MODELS, reference } from './helpers.mjs';
+import { argmax, fixture, greedyDecode, logsumexp, maxAbsDiff, MODELS, reference } from './helpers.mjs';
 
 const levels = backends().cpu.simdLevels;
 
@@ -37,14 +37,7 @@ for (const simd of levels) {
 
         test(`case ${ci} ${label}: router top-k and greedy decode through the KV cache`, async () => {
           const seq = model.createSequence({ routerTrace: true });
-          let logits = await seq.eval(c.ids);
-          const generated = [];
-          for (let i = 0; i < c.greedy_new_ids.length; i++) {
-            const next = argmax(logits);
-            generated.push(next);
-            logits = await seq.eval([next]);
-          }
-          assert.deepEqual(generated, c.greedy_new_ids);
+          assert.deepEqual(await greedyDecode(seq, c.ids, c.greedy_new_ids.length), c.greedy_new_ids);
           assert.equal(seq.length, c.ids.length + c.greedy_new_ids.length);
           for (let l = 0; l < model.config.numLayers; l++)
             for (let p = 0; p < c.ids.length; p++)

@@ -383,8 +383,8 @@ test('errors: unsupported components name the file and field', () => {
   assertTokErr(() => new Tokenizer(n), 'TOKENIZER_UNSUPPORTED', /Precompiled.*normalizer\.normalizers\[1\]\.type/);
 
   const p = clone(TOKENIZER_JSON);
-  p.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-  assertTokErr(() => new Tokenizer(p), 'TOKENIZER_UNSUPPORTED', /ByteLevel.*pre_tokenizer\.type/);
+  p.pre_tokenizer = { type: 'BertPreTokenizer' };
+  assertTokErr(() => new Tokenizer(p), 'TOKENIZER_UNSUPPORTED', /BertPreTokenizer.*pre_tokenizer\.type/);
 
   const d = clone(TOKENIZER_JSON);
   d.decoder.decoders[2] = { type: 'CTC' };

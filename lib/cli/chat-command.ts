@@ -15,7 +15,7 @@ message; the reply streams to stdout. Works on a terminal and with a pipe (one r
 On a terminal, Ctrl-C stops a reply that is being written; Ctrl-C at the prompt or Ctrl-D exits.
 
 Options:
-  -m, --model DIR              model folder (needs a chat_template; default: the demo model)
+  -m, --model DIR              model folder or .gguf file (needs a chat template; default: the demo model)
   -s, --system TEXT            a system message to start the conversation with
       --stats                  print a stats line to stderr after each reply
   -t, --threads N              CPU threads (default: all cores)

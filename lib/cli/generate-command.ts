@@ -9,7 +9,7 @@ export const GENERATE_HELP = `Usage: smoe generate [--model DIR] --prompt TEXT [
 Generates a continuation of TEXT and streams it to stdout; a stats line goes to stderr.
 
 Options:
-  -m, --model DIR              model folder (default: the packaged demo model)
+  -m, --model DIR              model folder or .gguf file (default: the packaged demo model)
   -p, --prompt TEXT            the prompt (encoded with BOS as tokenizer_config.json says)
   -n, --max-tokens N           most tokens to generate (default: generation_config.json, else 256)
       --temperature T          0 = greedy (default: generation_config.json, else 1)

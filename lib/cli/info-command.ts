@@ -1,18 +1,25 @@
-/** `smoe info`: what a model folder holds — architecture, sizes, parameter counts, dtypes, files. */
+/**
+ * `smoe info`: what a model folder or GGUF file holds — architecture, sizes, parameter counts, dtypes (per
+ * tensor kind for a GGUF), memory needed, tokenizer, files.
+ */
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+import { ggufModel } from '../load/gguf-model.js';
+import { ggufSummary, kvCacheBytes, type GgufSummary } from '../load/gguf-summary.js';
+import { readGguf } from '../load/gguf.js';
 import type { Model } from '../model.js';
 import { MODEL_FLAGS, parse } from './args.js';
 import { loadFromFlags } from './load.js';
 
-export const INFO_HELP = `Usage: smoe info [--model DIR] [--json]
+export const INFO_HELP = `Usage: smoe info [--model DIR|FILE.gguf] [--json]
 
 Prints a model's architecture, layer and expert counts, sizes, parameter counts (total and active per
-token), dtypes, context length, sliding window, tokenizer and files.
+token), dtypes (for a GGUF: the type of each tensor kind), context length, sliding window, the memory it
+needs (weights + KV cache at the full context), tokenizer and files.
 
 Options:
-  -m, --model DIR              model folder (default: the packaged demo model)
+  -m, --model DIR              model folder or GGUF file (default: the packaged demo model)
       --json                   print one JSON object instead of text
   -t, --threads N              CPU threads (default: all cores)
       --device D               cpu (default), auto, cuda or cuda:N
@@ -42,6 +49,10 @@ export interface ModelFacts {
   slidingWindow: number | null;
   ropeTheta: number;
   tokenizer: { bos: string | null; eos: string | null; chatTemplate: boolean } | null;
+  /** Memory to run one sequence at the full context: mapped weights + its KV cache (CPU, fp32). */
+  memory: { weightsBytes: number; kvCacheBytes: number; contextLength: number; totalBytes: number };
+  /** GGUF files only: format version, file type and the tensor types per kind. */
+  gguf: GgufSummary | null;
   files: Array<{ name: string; bytes: number }>;
   totalBytes: number;
   backend: string;
@@ -71,13 +82,23 @@ export async function modelFacts(model: Model): Promise<ModelFacts> {
   const c = model.config;
   const dir = dirname(model.info.files[0]!);
   let architecture = 'MixtralForCausalLM';
-  try {
-    const raw = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { architectures?: unknown };
-    if (Array.isArray(raw.architectures) && typeof raw.architectures[0] === 'string') architecture = raw.architectures[0];
-  } catch {
-    /* loadModel already read it; keep the default name */
+  let summary: GgufSummary | null = null;
+  if (model.info.format === 'gguf') {
+    const g = await readGguf(model.info.files[0]!);
+    const m = ggufModel(g);
+    summary = ggufSummary(g, m.fileType, m.expertLayout);
+    architecture = `${m.expertLayout === 'dense' ? 'llama' : 'llama (Mixtral)'} GGUF v${g.version}`;
+  } else {
+    try {
+      const raw = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { architectures?: unknown };
+      if (Array.isArray(raw.architectures) && typeof raw.architectures[0] === 'string') architecture = raw.architectures[0];
+    } catch {
+      /* loadModel already read it; keep the default name */
+    }
   }
   const files = await Promise.all(model.info.files.map(async (f) => ({ name: basename(f), bytes: (await stat(f)).size })));
+  const weightsBytes = summary ? summary.tensorBytes : files.reduce((a, f) => a + f.bytes, 0);
+  const kv = kvCacheBytes(c, c.maxPositions);
   const tok = model.hasTokenizer ? model.tokenizer : null;
   return {
     architecture,
@@ -99,6 +120,8 @@ export async function modelFacts(model: Model): Promise<ModelFacts> {
     slidingWindow: c.slidingWindow,
     ropeTheta: c.ropeTheta,
     tokenizer: tok ? { bos: tok.bosToken ?? null, eos: tok.eosToken ?? null, chatTemplate: tok.chatTemplate !== undefined } : null,
+    memory: { weightsBytes, kvCacheBytes: kv, contextLength: c.maxPositions, totalBytes: weightsBytes + kv },
+    gguf: summary,
     files,
     totalBytes: files.reduce((a, f) => a + f.bytes, 0),
     backend: model.info.backend,
@@ -123,6 +146,14 @@ export function formatFacts(f: ModelFacts): string {
     ['sliding window', f.slidingWindow === null ? 'none' : String(f.slidingWindow)],
     ['rope theta', String(f.ropeTheta)],
     ['tokenizer', f.tokenizer ? `bos ${f.tokenizer.bos ?? '-'}, eos ${f.tokenizer.eos ?? '-'}, chat template ${f.tokenizer.chatTemplate ? 'yes' : 'no'}` : 'none'],
+    ...(f.gguf
+      ? [
+        ['gguf', `version ${f.gguf.version}, file type ${f.gguf.fileType ?? '-'}, ${f.gguf.expertLayout} experts, alignment ${f.gguf.alignment}`] as [string, string],
+        ...f.gguf.kinds.map((k): [string, string] => ['', `${k.kind}  x${k.count}  [${k.dims.join(', ')}]  ` +
+          `${Object.entries(k.types).map(([t, n]) => (n === k.count ? t : `${t} x${n}`)).join(', ')}  ${bytes(k.bytes)}`]),
+      ]
+      : []),
+    ['memory', `${bytes(f.memory.totalBytes)}: weights ${bytes(f.memory.weightsBytes)} + KV cache ${bytes(f.memory.kvCacheBytes)} at ${f.memory.contextLength} tokens`],
     ['backend', `${f.backend}, ${f.threads} threads, simd ${f.simd}`],
     ['files', `${f.files.length}, ${bytes(f.totalBytes)}`],
     ...f.files.map((x): [string, string] => ['', `${x.name}  ${bytes(x.bytes)}`]),

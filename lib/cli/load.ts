@@ -17,7 +17,8 @@ export async function loadFromFlags(v: Values, command: string, quiet = false): 
   const dir = modelFlag(v, command);
   const st = await stat(dir).catch(() => null);
   if (st === null) throw new UsageError(`model folder '${dir}' does not exist`);
-  if (!st.isDirectory()) throw new UsageError(`--model must be a folder ('${dir}' is a file)`);
+  if (!st.isDirectory() && !dir.toLowerCase().endsWith('.gguf'))
+    throw new UsageError(`--model must be a folder or a .gguf file ('${dir}' is another file)`);
   const threads = intFlag(v, 'threads');
   const device = v['device'];
   const stop = quiet ? () => undefined : showProgress(`loading ${dir}`);

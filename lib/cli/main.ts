@@ -16,7 +16,7 @@ Runs sparse Mixture-of-Experts language models (Mixtral and family).
 Commands:
   generate   stream a continuation of a prompt        smoe generate --model DIR --prompt TEXT
   chat       chat with an instruction-tuned model     smoe chat --model DIR [--system TEXT]
-  info       describe a model folder                  smoe info --model DIR [--json]
+  info       describe a model folder or GGUF file     smoe info --model DIR [--json]
   route      show which experts each token goes to    smoe route --model DIR --text TEXT [--svg F]
   serve      OpenAI-compatible HTTP server            smoe serve --model DIR [--port 8080] [--parallel N]
 

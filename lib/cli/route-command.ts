@@ -28,7 +28,7 @@ Output:
 Routing:
   -k, --experts-per-token K    route each token to K experts (default: the model's)
       --max-tokens N           route only the first N tokens of each input (default: the context length)
-  -m, --model DIR              model folder (default: the packaged demo model)
+  -m, --model DIR              model folder or .gguf file (default: the packaged demo model)
 ${MODEL_FLAGS_HELP}`;
 
 const FLAGS = {

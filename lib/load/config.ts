@@ -8,7 +8,8 @@ import { ModelLoadError } from '../errors.js';
 import { isObject, readJsonFile } from './json-file.js';
 
 export interface MixtralConfig {
-  modelType: 'mixtral';
+  /** 'mixtral', or 'llama' for a dense GGUF model (run as one expert, see lib/load/gguf-model.ts). */
+  modelType: 'mixtral' | 'llama';
   vocabSize: number;
   hiddenSize: number;
   intermediateSize: number;

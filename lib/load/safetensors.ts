@@ -3,11 +3,12 @@
  * Layout of a file: u64 little-endian N, N bytes of JSON header, then the data section. Each header entry
  * is { dtype, shape, data_offsets: [begin, end] } relative to the data section.
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 import { ModelLoadError } from '../errors.js';
 import { isObject, readJsonFile } from './json-file.js';
+import { openModelFile } from './open-file.js';
 
 export type StoredDType = 'F32' | 'F16' | 'BF16';
 
@@ -38,18 +39,9 @@ export async function readSafetensorsHeader(file: string): Promise<TensorEntry[]
   };
   let size: number;
   let header: string;
-  let fh;
+  const fh = await openModelFile(file);
   try {
-    size = (await stat(file)).size;
-    fh = await open(file, 'r');
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new ModelLoadError(missing ? 'FILE_MISSING' : 'FILE_OPEN', `${file}: ${missing ? 'no such file' : (e as Error).message}`, {
-      file,
-      cause: e,
-    });
-  }
-  try {
+    size = (await fh.stat()).size;
     if (size < 8) fail('SAFETENSORS_TRUNCATED', `file is ${size} bytes, too short for a safetensors header`);
     const lenBuf = Buffer.alloc(8);
     await fh.read(lenBuf, 0, 8, 0);

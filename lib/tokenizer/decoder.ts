@@ -11,6 +11,7 @@
  *    single token (everything after a `Fuse`), which matters for decoders that
  *    act per token (Strip, Metaspace, ...).
  */
+import { tokenBytes } from './byte-level.js';
 import { JsonContext, asArray, asChar, asObject, asPattern, asString, asUint, typeOf } from './errors.js';
 import { replacePattern } from './normalizer.js';
 import { metaspaceScheme } from './pre-tokenizer.js';
@@ -174,6 +175,26 @@ const byteFallback: Decoder = {
   },
 };
 
+/** ByteLevel: all tokens' bytes (tokenBytes) joined and decoded as UTF-8 with U+FFFD for invalid runs. */
+const byteLevel: Decoder = {
+  decodeChain: (tokens) => [new TextDecoder().decode(Uint8Array.from(tokens.flatMap(tokenBytes)))],
+  createStage() {
+    // A streaming TextDecoder holds an incomplete trailing sequence back until its bytes arrive.
+    const dec = new TextDecoder();
+    return {
+      fusedOut: true,
+      push(p, out) {
+        const s = dec.decode(Uint8Array.from(tokenBytes(p)), { stream: true });
+        if (s) out.push(s);
+      },
+      flush(out) {
+        const s = dec.decode();
+        if (s) out.push(s);
+      },
+    };
+  },
+};
+
 const fuse: Decoder = {
   decodeChain: (tokens) => [tokens.join('')],
   createStage: () => ({ fusedOut: true, push: (p, out) => void out.push(p), flush: () => {} }),
@@ -297,7 +318,7 @@ function buildSequence(o: Record<string, unknown>, ctx: JsonContext): Decoder {
 /**
  * Build a decoder from tokenizer.json; `null` stays `null` (tokens are then
  * joined with spaces, as tokenizers does).
- * Supported: Sequence, Replace, ByteFallback, Fuse, Strip, Metaspace.
+ * Supported: Sequence, Replace, ByteFallback, Fuse, Strip, Metaspace, ByteLevel.
  */
 export function buildDecoder(json: unknown, ctx: JsonContext): Decoder | null {
   if (json === null || json === undefined) return null;
@@ -316,6 +337,8 @@ export function buildDecoder(json: unknown, ctx: JsonContext): Decoder | null {
       return buildStrip(o, ctx);
     case 'Metaspace':
       return buildMetaspace(o, ctx);
+    case 'ByteLevel':
+      return byteLevel;
     default:
       throw ctx.at('type').unsupported(`unsupported decoder type "${type}"`);
   }

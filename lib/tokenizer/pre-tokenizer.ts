@@ -4,6 +4,7 @@
  * A pre-tokenizer cuts a normalized segment into "words"; the model (BPE)
  * then runs on each word independently.
  */
+import { BYTE_LEVEL_REGEX, toByteChars } from './byte-level.js';
 import { JsonContext, asArray, asBool, asChar, asObject, asPattern, asString, typeOf } from './errors.js';
 
 /** Cuts normalized text into pieces that are tokenized independently. */
@@ -129,7 +130,7 @@ export function metaspaceScheme(o: Record<string, unknown>, ctx: JsonContext): P
 /**
  * Build a pre-tokenizer from its tokenizer.json description; `null` stays `null`
  * (the whole normalized segment is then one word).
- * Supported: Metaspace, Sequence, Split, WhitespaceSplit, Whitespace, Digits, Punctuation.
+ * Supported: Metaspace, Sequence, Split, WhitespaceSplit, Whitespace, Digits, Punctuation, ByteLevel.
  */
 export function buildPreTokenizer(json: unknown, ctx: JsonContext): PreTokenizer | null {
   if (json === null || json === undefined) return null;
@@ -174,6 +175,18 @@ export function buildPreTokenizer(json: unknown, ctx: JsonContext): PreTokenizer
         split(text) {
           const m = pattern.kind === 'string' ? findString(text, pattern.value) : findRegex(text, pattern.value);
           return splitSpans(text, coverWithMatches(text, m, invert), behavior);
+        },
+      };
+    }
+    case 'ByteLevel': {
+      // Optionally a leading space, then GPT-2's regex split (Isolated), then each piece's bytes as chars.
+      const prefix = asBool(o['add_prefix_space'], ctx.at('add_prefix_space'), true);
+      const useRegex = asBool(o['use_regex'], ctx.at('use_regex'), true);
+      return {
+        split(text) {
+          const t = prefix && !text.startsWith(' ') ? ' ' + text : text;
+          const pieces = useRegex ? splitSpans(t, coverWithMatches(t, findRegex(t, BYTE_LEVEL_REGEX), false), 'Isolated') : t ? [t] : [];
+          return pieces.map(toByteChars);
         },
       };
     }

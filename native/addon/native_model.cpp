@@ -19,6 +19,7 @@ class OpenWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     failure_ = capture([&] {
+      refuse_quantized_on_cuda(spec_);
       auto st = std::make_shared<ModelState>();
       for (const std::string& path : spec_.files) st->files.push_back(std::make_unique<MappedFile>(path));
       ModelWeights w = bind_weights(spec_, st->files);

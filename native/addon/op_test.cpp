@@ -2,13 +2,18 @@
 // tests can compare a backend against the CPU op by op. A test-only export (not part of the public API).
 //   inputs.backend: 'cpu' (default) or 'cuda'; inputs.device: CUDA ordinal (default 0);
 //   inputs.precision: 'fp32' | 'bf16' (CUDA; default 'fp32'); inputs.threads: CPU threads (default 2).
-//   Weights are { data: Float32Array | Uint16Array (raw F16/BF16 bits), dtype: 'F32' | 'F16' | 'BF16', rows, cols }.
+//   inputs.simd: 'auto' (default) | 'avx512' | 'avx2' | 'generic' (the CPU kernels to use).
+//   Weights are { data, dtype, rows, cols }: data a Float32Array for 'F32', a Uint16Array of raw bits for 'F16' /
+//   'BF16', a Uint8Array of ggml blocks (rows * cols / block * blockBytes bytes) for the quantized types
+//   ('Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K').
 // Ops and their inputs -> outputs:
 //   add        x, y                                           -> out = x + y
 //   embed      table (weight), ids                            -> out [T, cols]
 //   rmsnorm    x, w (weight [1, D]), T, D, eps                -> out [T, D]
 //   matmul     x, w (weight [O, Ik]), T                       -> out [T, O]
-//   rope       x, T, heads, headDim, pos, invFreq             -> out (x rotated)
+//   matmul_many x, ws (weights [O_i, Ik]), T                  -> outs[i] [T, O_i] (one pass, as q/k/v)
+//   dequantize w (weight)                                     -> out [rows * cols] (the CPU's dequantize_row)
+//   rope       x, T, heads, headDim, pos, invFreq, pairs?     -> out (x rotated; pairs: adjacent-pair mode)
 //   attention  q, k, v, T, pos, heads, kvHeads, headDim, window, scale -> out [T, heads * headDim]
 //   attention_f16 the same with k, v as Uint16Array IEEE-half bits -> out
 //   store_f16  x                                              -> bits (Uint16Array: half(x), nearest even)
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "../cpu/cpu_backend.h"
+#include "../cpu/dequant.h"
 #if defined(SMOE_HAVE_CUDA)
 #include "../cuda/cuda_backend.h"
 #endif
@@ -124,12 +130,13 @@ class Runner {
     expect(data.IsTypedArray(), "weight data must be a typed array");
     Napi::TypedArray ta = data.As<Napi::TypedArray>();
     DType t;
-    if (dt == "F32") { t = DType::F32; expect(ta.TypedArrayType() == napi_float32_array, "F32 weights need a Float32Array"); }
-    else if (dt == "F16" || dt == "BF16") {
-      t = dt == "F16" ? DType::F16 : DType::BF16;
+    if (!dtype_from_name(dt, t)) throw Error("UNSUPPORTED_QUANT", "opTest: weight type " + dt + " is not supported");
+    if (t == DType::F32) expect(ta.TypedArrayType() == napi_float32_array, "F32 weights need a Float32Array");
+    else if (t == DType::F16 || t == DType::BF16)
       expect(ta.TypedArrayType() == napi_uint16_array, dt + " weights need a Uint16Array of raw bits");
-    } else throw Error("INVALID_ARGUMENT", "opTest: unknown dtype " + dt);
-    expect(rows > 0 && cols > 0 && size_t(ta.ElementLength()) == size_t(rows * cols), "weight data length must be rows * cols");
+    else expect(ta.TypedArrayType() == napi_uint8_array, dt + " weights need a Uint8Array of ggml blocks");
+    expect(rows > 0 && cols > 0 && cols % block_elems(t) == 0, "weight cols must be a multiple of the type's block");
+    expect(size_t(ta.ByteLength()) == size_t(rows) * row_bytes(t, cols), "weight data must be rows * row bytes long");
     auto buf = std::make_unique<std::vector<char>>(ta.ByteLength());
     std::memcpy(buf->data(), static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength());
     Tensor host{buf->data(), t, rows, cols};
@@ -214,6 +221,30 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
     float* out = R.zeros(size_t(T) * w.rows);
     be.matmul(out, dx, w, T);
     r.Set("out", to_js(env, R.get(out, size_t(T) * w.rows)));
+  } else if (op == "dequantize") {
+    Tensor w = R.weight(need(in, "w"));
+    expect(str(in, "backend", "cpu") == "cpu", "dequantize runs on the CPU");
+    std::vector<float> out(size_t(w.rows * w.cols));
+    for (int64_t i = 0; i < w.rows; ++i) cpu::dequantize_row(w.dtype, w.row(i).data, &out[size_t(i * w.cols)], w.cols);
+    r.Set("out", to_js(env, out));
+  } else if (op == "matmul_many") {
+    const int T = num(in, "T");
+    auto x = f32(in, "x");
+    Napi::Value wv = need(in, "ws");
+    expect(wv.IsArray() && wv.As<Napi::Array>().Length() > 0, "matmul_many: ws must be a non-empty array of weights");
+    Napi::Array wa = wv.As<Napi::Array>();
+    std::vector<Tensor> ws;
+    for (uint32_t i = 0; i < wa.Length(); ++i) {
+      ws.push_back(R.weight(wa.Get(i)));
+      expect(ws.back().cols == ws[0].cols && T > 0 && x.size() == size_t(T) * ws[0].cols, "matmul_many: x must be [T, cols] of every w");
+    }
+    float* dx = R.put(x);
+    std::vector<Backend::Projection> p;
+    for (const Tensor& w : ws) p.push_back({R.zeros(size_t(T) * w.rows), &w});
+    be.matmul_many(p.data(), int(p.size()), dx, T);
+    Napi::Array outs = Napi::Array::New(env, p.size());
+    for (size_t i = 0; i < p.size(); ++i) outs.Set(uint32_t(i), to_js(env, R.get(p[i].out, size_t(T) * ws[i].rows)));
+    r.Set("outs", outs);
   } else if (op == "rope") {
     const int T = num(in, "T"), H = num(in, "heads"), Hd = num(in, "headDim");
     auto x = f32(in, "x");
@@ -221,8 +252,10 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
     auto inv = f32(in, "invFreq");
     expect(T > 0 && H > 0 && Hd > 0 && Hd % 2 == 0 && x.size() == size_t(T) * H * Hd && pos.size() == size_t(T) &&
                inv.size() == size_t(Hd / 2), "rope shapes");
+    const Napi::Value pv = in.Get("pairs");
+    const bool pairs = pv.IsBoolean() && pv.As<Napi::Boolean>().Value();
     float* dx = R.put(x);
-    be.rope(dx, T, H, Hd, pos.data(), inv.data());
+    be.rope(dx, T, H, Hd, pos.data(), inv.data(), pairs);
     r.Set("out", to_js(env, R.get(dx, x.size())));
   } else if (op == "store_f16") {
     auto x = f32(in, "x");

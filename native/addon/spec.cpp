@@ -55,10 +55,10 @@ TensorSpec tensor(const Napi::Object& parent, const char* key, const std::string
   t.rows = integer(o, "rows", t.name);
   t.cols = integer(o, "cols", t.name);
   const std::string dt = string(o, "dtype", t.name);
-  if (dt == "F32") t.dtype = DType::F32;
-  else if (dt == "F16") t.dtype = DType::F16;
-  else if (dt == "BF16") t.dtype = DType::BF16;
-  else throw Error("UNSUPPORTED_DTYPE", "tensor " + t.name + " has unsupported dtype " + dt);
+  if (!dtype_from_name(dt, t.dtype))
+    throw Error("UNSUPPORTED_QUANT", "tensor " + t.name + " has weight type " + dt +
+                                         ", which smoe cannot compute (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
+                                         "Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
   return t;
 }
 
@@ -92,6 +92,10 @@ LoadSpec parse_spec(const Napi::Object& spec) {
   m.sliding_window = int(integer(c, "slidingWindow", "config"));
   m.rms_eps = float(number(c, "rmsNormEps", "config"));
   m.rope_theta = float(number(c, "ropeTheta", "config"));
+  if (!c.Get("ropePairs").IsUndefined()) {
+    if (!c.Get("ropePairs").IsBoolean()) throw Error("INVALID_SPEC", "config.ropePairs must be a boolean");
+    m.rope_pairs = c.Get("ropePairs").As<Napi::Boolean>().Value();
+  }
   if (m.heads == 0 || m.kv_heads == 0 || m.heads % m.kv_heads != 0 || m.head_dim % 2 != 0 || m.top_k == 0 ||
       m.top_k > m.experts || m.layers == 0 || m.vocab == 0 || m.hidden == 0)
     throw Error("INVALID_SPEC", "inconsistent model configuration");
@@ -146,6 +150,21 @@ LoadSpec parse_spec(const Napi::Object& spec) {
   return s;
 }
 
+void refuse_quantized_on_cuda(const LoadSpec& spec) {
+  if (spec.cuda_device < 0) return;
+  auto check = [&](const TensorSpec& t) {
+    if (is_quantized(t.dtype))
+      throw Error("UNSUPPORTED_QUANT", "tensor " + t.name + " is " + dtype_name(t.dtype) + ": the CUDA backend computes "
+                                       "F32, F16 and BF16 weights only; load this model with device 'cpu'");
+  };
+  for (const TensorSpec* t : {&spec.embed, &spec.norm, &spec.lm_head}) check(*t);
+  for (const LayerSpec& l : spec.layers) {
+    for (const TensorSpec* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.gate}) check(*t);
+    for (const auto* v : {&l.w1, &l.w2, &l.w3})
+      for (const TensorSpec& t : *v) check(t);
+  }
+}
+
 ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_ptr<MappedFile>>& files) {
   auto bind = [&](const TensorSpec& t, int64_t rows, int64_t cols) -> Tensor {
     if (t.file < 0 || size_t(t.file) >= files.size())
@@ -155,12 +174,26 @@ ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_pt
       throw Error("TENSOR_SHAPE", "tensor " + t.name + " in " + f.path() + " has shape [" + std::to_string(t.rows) +
                                       ", " + std::to_string(t.cols) + "], expected [" + std::to_string(rows) + ", " +
                                       std::to_string(cols) + "]");
-    const size_t bytes = size_t(t.rows) * size_t(t.cols) * dtype_size(t.dtype);
+    const int64_t blk = block_elems(t.dtype);
+    if (t.cols % blk != 0)
+      throw Error("TENSOR_SHAPE", "tensor " + t.name + " in " + f.path() + " is " + dtype_name(t.dtype) + " with rows of " +
+                                      std::to_string(t.cols) + " elements, not a multiple of its block of " +
+                                      std::to_string(blk));
+    const Tensor view{nullptr, t.dtype, t.rows, t.cols};
+    // rows, cols < 2^53 (checked when parsed); the product is checked against the file before use.
+    const size_t rb = view.row_bytes();
+    if (rb != 0 && size_t(t.rows) > f.size() / rb)
+      throw Error("TENSOR_BOUNDS", "tensor " + t.name + " (" + std::to_string(t.rows) + " rows of " + std::to_string(rb) +
+                                       " bytes) is larger than " + f.path() + " (" + std::to_string(f.size()) + " bytes)");
+    const size_t bytes = view.bytes();
     if (size_t(t.offset) > f.size() || bytes > f.size() - size_t(t.offset))
       throw Error("TENSOR_BOUNDS", "tensor " + t.name + " (bytes " + std::to_string(t.offset) + ".." +
                                        std::to_string(size_t(t.offset) + bytes) + ") lies outside " + f.path() +
                                        " (" + std::to_string(f.size()) + " bytes)");
-    if (size_t(t.offset) % dtype_size(t.dtype) != 0)
+    // Plain floats are read as aligned elements; quantized blocks (all of an even size) as structs of bytes
+    // and fp16 fields, which need 2-byte alignment.
+    const size_t align = is_quantized(t.dtype) ? 2 : size_t(dtype_info(t.dtype).block_bytes);
+    if (size_t(t.offset) % align != 0)
       throw Error("TENSOR_ALIGNMENT", "tensor " + t.name + " in " + f.path() + " is not aligned to its element size");
     return Tensor{f.data() + t.offset, t.dtype, t.rows, t.cols};
   };
@@ -168,16 +201,23 @@ ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_pt
   const int64_t D = c.hidden, Q = int64_t(c.heads) * c.head_dim, KV = int64_t(c.kv_heads) * c.head_dim;
   ModelWeights w;
   w.embed = bind(spec.embed, c.vocab, D);
-  w.norm = bind(spec.norm, 1, D);
+  // Norm weights are read element by element (rmsnorm), as plain floats only: a quantized norm is refused.
+  auto bind_norm = [&](const TensorSpec& t) {
+    if (is_quantized(t.dtype))
+      throw Error("UNSUPPORTED_QUANT", "tensor " + t.name + " is a norm weight stored as " + dtype_name(t.dtype) +
+                                           "; smoe reads norm weights as F32, F16 or BF16");
+    return bind(t, 1, D);
+  };
+  w.norm = bind_norm(spec.norm);
   w.lm_head = bind(spec.lm_head, c.vocab, D);
   for (const LayerSpec& ls : spec.layers) {
     LayerWeights lw;
-    lw.attn_norm = bind(ls.attn_norm, 1, D);
+    lw.attn_norm = bind_norm(ls.attn_norm);
     lw.wq = bind(ls.wq, Q, D);
     lw.wk = bind(ls.wk, KV, D);
     lw.wv = bind(ls.wv, KV, D);
     lw.wo = bind(ls.wo, D, Q);
-    lw.ffn_norm = bind(ls.ffn_norm, 1, D);
+    lw.ffn_norm = bind_norm(ls.ffn_norm);
     lw.gate = bind(ls.gate, c.experts, D);
     for (int e = 0; e < c.experts; ++e)
       lw.experts.push_back({bind(ls.w1[size_t(e)], c.intermediate, D), bind(ls.w3[size_t(e)], c.intermediate, D),

@@ -1,7 +1,9 @@
 // The load spec built by lib/load (validated there) and re-checked here against the mapped files:
 //   { config: {...}, threads, simd, files: string[], weights: { embed, norm, lmHead, layers: [...] },
 //     device?: 'cpu' | 'cuda' | 'cuda:N' (default 'cpu'), precision?: 'fp32' | 'bf16' (CUDA only; default 'bf16') }
-// where each tensor is { name, file, offset, dtype: 'F32' | 'F16' | 'BF16', rows, cols }.
+// where each tensor is { name, file, offset, dtype, rows, cols } and dtype is a ggml type name: 'F32' | 'F16' |
+// 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' (any other:
+// UNSUPPORTED_QUANT). A quantized tensor's cols must be a multiple of its block (32 or 256 elements).
 #pragma once
 #include <napi.h>
 
@@ -39,6 +41,10 @@ struct LoadSpec {
 
 // Reads the JS object (main thread). Throws smoe::Error{INVALID_SPEC} on a malformed spec.
 LoadSpec parse_spec(const Napi::Object& spec);
+
+// Throws UNSUPPORTED_QUANT naming the first quantized tensor when the spec asks for a CUDA device: the CUDA
+// backend computes F32 / F16 / BF16 weights only (a later issue), and must never compute the others wrongly.
+void refuse_quantized_on_cuda(const LoadSpec& spec);
 
 // Binds every tensor to its bytes in the mapped files (worker thread). Throws on out-of-bounds tensors.
 ModelWeights bind_weights(const LoadSpec& spec, const std::vector<std::unique_ptr<MappedFile>>& files);

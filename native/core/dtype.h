@@ -1,18 +1,51 @@
-// Element types of stored weights and their scalar conversions to fp32.
-// Vectorized conversions (done in registers) live in the CPU kernels; these are the portable fallbacks.
+// Element types of stored weights: plain floats (F32, F16, BF16) and ggml's block-quantized types, with
+// their storage geometry (a row of `cols` elements is cols / block_elems blocks of block_bytes each) and
+// the scalar conversions to fp32. Vectorized conversions (done in registers) live in the CPU kernels;
+// these are the portable fallbacks. The block layouts themselves are in cpu/quant_blocks.h.
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <cstddef>
+#include <string>
 
 namespace smoe {
 
-enum class DType : int32_t { F32 = 0, F16 = 1, BF16 = 2 };
+enum class DType : int32_t {
+  F32 = 0, F16 = 1, BF16 = 2,
+  // ggml's quantized types (ggml-common.h), blocks of 32 elements ...
+  Q8_0 = 3, Q4_0 = 4, Q4_1 = 5, Q5_0 = 6, Q5_1 = 7,
+  // ... and k-quant super-blocks of 256.
+  Q2_K = 8, Q3_K = 9, Q4_K = 10, Q5_K = 11, Q6_K = 12,
+};
+constexpr int kDTypeCount = 13;
 
-inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
-inline const char* dtype_name(DType t) {
-  switch (t) { case DType::F32: return "F32"; case DType::F16: return "F16"; case DType::BF16: return "BF16"; }
-  return "?";
+struct DTypeInfo {
+  const char* name;  // the ggml / safetensors name ("Q4_K", "F16", ...)
+  int block_elems;   // elements per block (1 for plain floats)
+  int block_bytes;   // bytes per block
+};
+
+inline const DTypeInfo& dtype_info(DType t) {
+  static const DTypeInfo info[kDTypeCount] = {
+      {"F32", 1, 4},     {"F16", 1, 2},      {"BF16", 1, 2},
+      {"Q8_0", 32, 34},  {"Q4_0", 32, 18},   {"Q4_1", 32, 20},   {"Q5_0", 32, 22},  {"Q5_1", 32, 24},
+      {"Q2_K", 256, 84}, {"Q3_K", 256, 110}, {"Q4_K", 256, 144}, {"Q5_K", 256, 176}, {"Q6_K", 256, 210},
+  };
+  return info[int(t)];
+}
+inline const char* dtype_name(DType t) { return dtype_info(t).name; }
+inline bool is_quantized(DType t) { return dtype_info(t).block_elems > 1; }
+inline int block_elems(DType t) { return dtype_info(t).block_elems; }
+// Bytes of one row of `cols` elements (cols must be a multiple of block_elems).
+inline size_t row_bytes(DType t, int64_t cols) {
+  const DTypeInfo& i = dtype_info(t);
+  return size_t(cols / i.block_elems) * size_t(i.block_bytes);
+}
+// The dtype with this name, or false.
+inline bool dtype_from_name(const std::string& name, DType& out) {
+  for (int i = 0; i < kDTypeCount; ++i)
+    if (name == dtype_info(DType(i)).name) { out = DType(i); return true; }
+  return false;
 }
 
 inline float bf16_to_f32(uint16_t h) {
@@ -57,13 +90,14 @@ inline uint16_t f32_to_f16(float f) {
   return uint16_t(sign | h);
 }
 
+// Element i of a plain-float tensor (F32 / F16 / BF16) as fp32. Quantized rows go through cpu/dequant.h.
 inline float load_as_f32(const void* p, DType t, size_t i) {
   switch (t) {
     case DType::F32: return static_cast<const float*>(p)[i];
     case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
     case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    default: return 0.f;
   }
-  return 0.f;
 }
 
 }  // namespace smoe

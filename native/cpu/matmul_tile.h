@@ -169,6 +169,7 @@ static void matmul_dispatch(float* out, int64_t ldo, const float* x, int64_t T, 
     case DType::F32: matmul_range<S, DType::F32>(out, ldo, x, T, K, w, o0, o1); break;
     case DType::F16: matmul_range<S, DType::F16>(out, ldo, x, T, K, w, o0, o1); break;
     case DType::BF16: matmul_range<S, DType::BF16>(out, ldo, x, T, K, w, o0, o1); break;
+    default: break;  // quantized weights go through QuantMatmulFn (CpuBackend::matmul_rows)
   }
 }
 

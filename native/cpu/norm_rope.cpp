@@ -17,9 +17,11 @@ void CpuBackend::rmsnorm(float* out, const float* x, const Tensor& w, int T, int
   }
 }
 
-// Rotate-half RoPE in place: for each head, with h = Hd / 2 and a = pos * inv_freq[i] (fp32, as transformers):
-//   x[i] <- x[i] cos a - x[i + h] sin a;   x[i + h] <- x[i + h] cos a + x[i] sin a.   x: [T, heads * Hd]
-void CpuBackend::rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) {
+// RoPE in place: for each head, with h = Hd / 2 and a = pos * inv_freq[i] (fp32, as transformers), the pair
+// (j, k) = (i, i + h) (rotate-half) or (2i, 2i + 1) (`pairs`, llama.cpp's NORM mode) becomes
+//   x[j] <- x[j] cos a - x[k] sin a;   x[k] <- x[k] cos a + x[j] sin a.   x: [T, heads * Hd]
+void CpuBackend::rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq,
+                      bool pairs) {
   const int h = head_dim / 2;
   std::vector<float> cs(size_t(2 * h));
   for (int t = 0; t < T; ++t) {
@@ -31,9 +33,10 @@ void CpuBackend::rope(float* x, int T, int heads, int head_dim, const int32_t* p
     for (int hd = 0; hd < heads; ++hd) {
       float* v = x + (size_t(t) * heads + hd) * head_dim;
       for (int i = 0; i < h; ++i) {
-        const float a = v[i], b = v[i + h], c = cs[size_t(i)], s = cs[size_t(h + i)];
-        v[i] = a * c - b * s;
-        v[i + h] = b * c + a * s;
+        const int j = pairs ? 2 * i : i, k = pairs ? 2 * i + 1 : i + h;
+        const float a = v[j], b = v[k], c = cs[size_t(i)], s = cs[size_t(h + i)];
+        v[j] = a * c - b * s;
+        v[k] = b * c + a * s;
       }
     }
   }

@@ -9,8 +9,11 @@ namespace smoe::cpu {
 #if defined(SMOE_HAVE_X86_KERNELS)
 MatmulFn matmul_avx2();
 MatmulFn matmul_avx512();
+QuantMatmulFn quant_matmul_avx2();
+QuantMatmulFn quant_matmul_avx512();
 #endif
 MatmulFn matmul_generic();
+QuantMatmulFn quant_matmul_generic();
 
 static bool cpu_has(const char* level) {
 #if defined(SMOE_HAVE_X86_KERNELS)
@@ -41,6 +44,21 @@ MatmulFn matmul_kernel(const std::string& simd) {
   if (simd == "avx2") return matmul_avx2();
 #endif
   return matmul_generic();
+}
+
+// The quantized kernels of a level: "avx512" uses VNNI (vpdpbusd on 256-bit vectors) where the CPU has
+// AVX512-VNNI and AVX512-VL, else the AVX2 ones (every AVX-512 CPU has AVX2).
+QuantMatmulFn quant_matmul_kernel(const std::string& simd) {
+#if defined(SMOE_HAVE_X86_KERNELS)
+  if (simd == "avx512") {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) return quant_matmul_avx512();
+    return quant_matmul_avx2();
+  }
+  if (simd == "avx2") return quant_matmul_avx2();
+#endif
+  (void)simd;
+  return quant_matmul_generic();
 }
 
 }  // namespace smoe::cpu

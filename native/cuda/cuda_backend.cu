@@ -154,8 +154,16 @@ void CudaBackend::check_fits(const ModelWeights& w, const ModelConfig& c) const 
                                      device_name_ + ") has " + gib(free_b) + " free of " + gib(total_b));
 }
 
+// The CUDA kernels read F32 / F16 / BF16 only: a quantized weight is refused, never computed wrongly.
+static void refuse_quantized(const Tensor& t, const char* what) {
+  if (is_quantized(t.dtype))
+    throw Error("UNSUPPORTED_QUANT", std::string("the CUDA backend cannot compute ") + dtype_name(t.dtype) + " weights (" +
+                                         what + "); use the CPU backend for quantized models");
+}
+
 void CudaBackend::upload_weights(ModelWeights& w) {
   use();
+  for_each_tensor(w, [&](const Tensor& t) { refuse_quantized(t, "model weights"); });
   std::map<const void*, std::pair<size_t, void*>> copies;  // host bytes -> (size, device copy)
   for_each_tensor(w, [&](const Tensor& t) {
     auto& c = copies[t.data];
@@ -172,6 +180,7 @@ void CudaBackend::upload_weights(ModelWeights& w) {
 
 Tensor CudaBackend::upload_tensor(const Tensor& host) {
   use();
+  refuse_quantized(host, "a tensor");
   void* d = device_alloc(host.bytes(), "a tensor");
   owned_.push_back(d);
   check(cudaMemcpy(d, host.data, host.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy (tensor to the GPU)");
@@ -247,11 +256,11 @@ void CudaBackend::matmul(float* out, const float* x, const Tensor& w, int T) {
   launch_matmul(out, size_t(w.rows), x, w, T, prec_, S(stream_));
 }
 
-void CudaBackend::rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) {
+void CudaBackend::rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, bool pairs) {
   use();
   const int32_t* dpos = upload_cached(pos_, pos_last_, pos, T, "cudaMemcpyAsync (positions)");
   const float* dinv = upload_cached(inv_freq_, inv_freq_last_, inv_freq, head_dim / 2, "cudaMemcpyAsync (rope inv_freq)");
-  launch_rope(x, T, heads, head_dim, dpos, dinv, S(stream_));
+  launch_rope(x, T, heads, head_dim, dpos, dinv, pairs, S(stream_));
 }
 
 void CudaBackend::attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,

@@ -57,7 +57,7 @@ class CudaBackend final : public Backend {
   void embed(float* out, const Tensor& table, const int32_t* ids, int T) override;
   void rmsnorm(float* out, const float* x, const Tensor& w, int T, int D, float eps) override;
   void matmul(float* out, const float* x, const Tensor& w, int T) override;
-  void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq) override;
+  void rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, bool pairs) override;
   void attention(float* out, const float* q, const float* k, const float* v, int T, const int32_t* pos,
                  const AttentionParams& p) override;
   void gate_topk(const float* logits, int T, int E, int K, RoutePlan& plan) override;

@@ -21,7 +21,8 @@ void launch_add(float* x, const float* y, size_t n, cudaStream_t s);
 
 // norm_rope.cu
 void launch_rmsnorm(float* out, const float* x, const Tensor& w, int T, int D, float eps, cudaStream_t s);
-void launch_rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, cudaStream_t s);
+void launch_rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, bool pairs,
+                 cudaStream_t s);
 
 // matmul.cu: out[T, ldo] (columns 0..w.rows) = x[T, w.cols] @ w^T.
 void launch_matmul(float* out, size_t ldo, const float* x, const Tensor& w, int T, Precision p, cudaStream_t s);

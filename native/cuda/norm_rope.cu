@@ -33,11 +33,12 @@ __global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(float* out, const
   for (int i = threadIdx.x; i < D; i += kNormThreads) o[i] = load_w<WT>(w, size_t(i)) * (xr[i] * r);
 }
 
-// rope_kernel: rotate-half RoPE in place. x: [T, heads * Hd] fp32; pos: [T]; inv_freq: [Hd / 2].
-//   One thread per (t, head, i < Hd/2), a = float(pos[t]) * inv_freq[i] in fp32 (as transformers):
-//   x[i] <- x[i] cos a - x[i + Hd/2] sin a;  x[i + Hd/2] <- x[i + Hd/2] cos a + x[i] sin a.
+// rope_kernel: RoPE in place. x: [T, heads * Hd] fp32; pos: [T]; inv_freq: [Hd / 2].
+//   One thread per (t, head, i < Hd/2), a = float(pos[t]) * inv_freq[i] in fp32 (as transformers), on the pair
+//   (j, k) = (i, i + Hd/2) (rotate-half) or (2i, 2i + 1) (`pairs`, llama.cpp's NORM mode for GGUF q/k rows):
+//   x[j] <- x[j] cos a - x[k] sin a;  x[k] <- x[k] cos a + x[j] sin a.
 __global__ void rope_kernel(float* __restrict__ x, int T, int heads, int head_dim, const int32_t* __restrict__ pos,
-                            const float* __restrict__ inv_freq) {
+                            const float* __restrict__ inv_freq, bool pairs) {
   const int half = head_dim / 2;
   const size_t n = size_t(T) * heads * half;
   for (size_t idx = size_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += size_t(gridDim.x) * blockDim.x) {
@@ -47,9 +48,10 @@ __global__ void rope_kernel(float* __restrict__ x, int T, int heads, int head_di
     const float a = float(pos[t]) * inv_freq[i];
     const float c = cosf(a), s = sinf(a);
     float* v = x + th * head_dim;
-    const float x0 = v[i], x1 = v[i + half];
-    v[i] = x0 * c - x1 * s;
-    v[i + half] = x1 * c + x0 * s;
+    const int j = pairs ? 2 * i : i, k = pairs ? 2 * i + 1 : i + half;
+    const float x0 = v[j], x1 = v[k];
+    v[j] = x0 * c - x1 * s;
+    v[k] = x1 * c + x0 * s;
   }
 }
 
@@ -65,11 +67,12 @@ void launch_rmsnorm(float* out, const float* x, const Tensor& w, int T, int D, f
   check_launch("rmsnorm_kernel", s);
 }
 
-void launch_rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, cudaStream_t s) {
+void launch_rope(float* x, int T, int heads, int head_dim, const int32_t* pos, const float* inv_freq, bool pairs,
+                 cudaStream_t s) {
   const size_t n = size_t(T) * heads * (head_dim / 2);
   if (n == 0) return;
   const unsigned blocks = unsigned(std::min<size_t>(ceil_div(n, 256), 8192));
-  rope_kernel<<<blocks, 256, 0, s>>>(x, T, heads, head_dim, pos, inv_freq);
+  rope_kernel<<<blocks, 256, 0, s>>>(x, T, heads, head_dim, pos, inv_freq, pairs);
   check_launch("rope_kernel", s);
 }
 

@@ -10,6 +10,9 @@ struct ModelConfig {
   int max_positions = 0;
   int sliding_window = 0;  // 0 = none
   float rms_eps = 1e-5f, rope_theta = 1e6f;
+  // RoPE on adjacent pairs (2i, 2i + 1) instead of halves: q/k rows as llama.cpp's converter permutes them
+  // in GGUF files (attention is unchanged, since q and k carry the same permutation within each head).
+  bool rope_pairs = false;
 };
 
 }  // namespace smoe

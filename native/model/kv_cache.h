@@ -44,7 +44,7 @@ class KvCache {
   DType dtype() const { return dtype_; }
   int capacity() const { return capacity_; }
   int limit() const { return fixed_; }  // 0 = grows as needed
-  size_t bytes() const { return size_t(capacity_) * row_ * dtype_size(dtype_) * 2 * k_.size(); }
+  size_t bytes() const { return size_t(capacity_) * row_bytes(dtype_, int64_t(row_)) * 2 * k_.size(); }
   void free_all() {
     for (auto* p : k_) if (p) be_.release(p);
     for (auto* p : v_) if (p) be_.release(p);
@@ -55,7 +55,7 @@ class KvCache {
 
  private:
   // Backend memory is counted in floats: rows of F16 take half as many (rounded up).
-  size_t floats(int rows) const { return (size_t(rows) * row_ * dtype_size(dtype_) + 3) / 4; }
+  size_t floats(int rows) const { return (size_t(rows) * row_bytes(dtype_, int64_t(row_)) + 3) / 4; }
   void allocate(int cap, int keep) {
     for (size_t l = 0; l < k_.size(); ++l) {
       k_[l] = grow(k_[l], cap, keep);

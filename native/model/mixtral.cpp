@@ -175,8 +175,8 @@ void Model::step_chunk(const BatchItem* items, int count, int top_k) {
       be.matmul_many(qkv, 3, ws_.xn, m);
     });
     prof_.time("rope", [&] {
-      be.rope(ws_.q, m, H, Hd, pos_.data(), inv_freq_.data());
-      be.rope(ws_.k, m, G, Hd, pos_.data(), inv_freq_.data());
+      be.rope(ws_.q, m, H, Hd, pos_.data(), inv_freq_.data(), c.rope_pairs);
+      be.rope(ws_.k, m, G, Hd, pos_.data(), inv_freq_.data(), c.rope_pairs);
     });
     prof_.time("attention", [&] {  // [T, H*Hd]
       for (int i = 0, off = 0; i < count; off += items[i].n, ++i) {

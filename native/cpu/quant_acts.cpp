@@ -1,0 +1,103 @@
+// Quantization of F32 activation rows into the 8-bit blocks the quantized dot products read (quant_matmul.h),
+// with ggml's x86 rounding exactly:
+//   Q8_0 / Q8_1 (quantize_row_q8_0 / _q8_1, AVX2 path): per 32 values amax = max |x|, d = amax / 127,
+//     q = round_half_even(x * (127 / amax)); Q8_1 adds s = fp16(d * sum(q)).
+//   Q8_K (quantize_row_q8_K_ref): per 256 values max = the value of largest |x| (first one on ties),
+//     iscale = -127 / max, q = min(127, nearest_int(iscale * x)), d = 1 / iscale, bsums = sums of 16.
+// Layout: row t is K / block blocks at dst + t * act_row_bytes(f, K).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "quant_blocks.h"
+#include "quant_matmul.h"
+
+namespace smoe::cpu {
+
+ActFormat act_format(DType w) {
+  switch (w) {
+    case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: return ActFormat::Q8_0;
+    case DType::Q4_1: case DType::Q5_1: return ActFormat::Q8_1;
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return ActFormat::Q8_K;
+    default: return ActFormat::F32;
+  }
+}
+
+size_t act_row_bytes(ActFormat f, int64_t K) {
+  switch (f) {
+    case ActFormat::Q8_0: return size_t(K / QK) * sizeof(BlockQ8_0);
+    case ActFormat::Q8_1: return size_t(K / QK) * sizeof(BlockQ8_1);
+    case ActFormat::Q8_K: return size_t(K / QK_K) * sizeof(BlockQ8_K);
+    default: return size_t(K) * sizeof(float);
+  }
+}
+
+namespace {
+
+// Round half to even in the default FP environment (as vroundps with _MM_ROUND_NEAREST and ggml's nearest_int).
+inline int round_even(float v) { return int(std::nearbyint(v)); }
+inline int8_t sat8(int v) { return int8_t(std::min(127, std::max(-128, v))); }
+
+// Writes fp16(d) and the quants; returns d (in fp32) and the integer sum of the quants (for Q8_1).
+float q8_block(const float* x, uint16_t& dh, int8_t* qs, int& sum) {
+  float amax = 0.f;
+  for (int j = 0; j < QK; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / 127.f;
+  dh = f32_to_f16(d);
+  const float id = amax != 0.f ? 127.f / amax : 0.f;
+  sum = 0;
+  for (int j = 0; j < QK; ++j) {
+    qs[j] = sat8(round_even(x[j] * id));
+    sum += qs[j];
+  }
+  return d;
+}
+
+void q8_k_block(const float* x, BlockQ8_K& y) {
+  float max = 0.f, amax = 0.f;
+  for (int j = 0; j < QK_K; ++j) {
+    const float ax = std::fabs(x[j]);
+    if (ax > amax) { amax = ax; max = x[j]; }
+  }
+  if (amax == 0.f) {
+    y.d = 0.f;
+    std::memset(y.qs, 0, sizeof(y.qs));
+    std::memset(y.bsums, 0, sizeof(y.bsums));
+    return;
+  }
+  const float iscale = -127.f / max;
+  for (int j = 0; j < QK_K; ++j) y.qs[j] = int8_t(std::min(127, round_even(iscale * x[j])));
+  for (int j = 0; j < QK_K / 16; ++j) {
+    int s = 0;
+    for (int i = 0; i < 16; ++i) s += y.qs[j * 16 + i];
+    y.bsums[j] = int16_t(s);
+  }
+  y.d = 1 / iscale;
+}
+
+}  // namespace
+
+void quantize_act_rows(ActFormat f, const float* x, int64_t K, int64_t t0, int64_t t1, void* dst) {
+  const size_t rb = act_row_bytes(f, K);
+  for (int64_t t = t0; t < t1; ++t) {
+    const float* xr = x + t * K;
+    char* row = static_cast<char*>(dst) + size_t(t) * rb;
+    if (f == ActFormat::Q8_0) {
+      auto* y = reinterpret_cast<BlockQ8_0*>(row);
+      int sum;
+      for (int64_t b = 0; b < K / QK; ++b) q8_block(xr + b * QK, y[b].d, y[b].qs, sum);
+    } else if (f == ActFormat::Q8_1) {
+      auto* y = reinterpret_cast<BlockQ8_1*>(row);
+      for (int64_t b = 0; b < K / QK; ++b) {
+        int sum;
+        const float d = q8_block(xr + b * QK, y[b].d, y[b].qs, sum);
+        y[b].s = f32_to_f16(d * float(sum));
+      }
+    } else if (f == ActFormat::Q8_K) {
+      auto* y = reinterpret_cast<BlockQ8_K*>(row);
+      for (int64_t b = 0; b < K / QK_K; ++b) q8_k_block(xr + b * QK_K, y[b]);
+    }
+  }
+}
+
+}  // namespace smoe::cpu
