@@ -116,9 +116,12 @@ const llamaCommit = (() => {
 const ggufPy = join(llamaDir, 'src', 'gguf-py');
 const pyEnv = { ...process.env, GGUF_PY: ggufPy, PYTHONPATH: [ggufPy, process.env.PYTHONPATH].filter(Boolean).join(':') };
 const f16Gguf = join(dataDir, 'model-f16.gguf');
-if (!existsSync(f16Gguf)) {
-  log(`writing the model pair (shape ${shape.join(',')}) to ${dataDir} ...`);
-  execFileSync('python3', [join(here, 'peer', 'make-mixtral-pair.py'), dataDir, ...shape.map(String)], { stdio: 'inherit', env: pyEnv });
+// Only the parts this run needs and lacks (the bf16 folder of the Mixtral width alone is 6 GB).
+const parts = [['hf-f16', join(dataDir, 'hf-f16', 'model.safetensors'), true], ['hf-bf16', join(dataDir, 'hf-bf16', 'model.safetensors'), types.includes('bf16')],
+  ['gguf', f16Gguf, true]].filter(([, file, wanted]) => wanted && !existsSync(file)).map(([name]) => name);
+if (parts.length) {
+  log(`writing ${parts.join(', ')} of the model pair (shape ${shape.join(',')}) to ${dataDir} ...`);
+  execFileSync('python3', [join(here, 'peer', 'make-mixtral-pair.py'), dataDir, ...shape.map(String)], { stdio: 'inherit', env: { ...pyEnv, PAIR_PARTS: parts.join(',') } });
 }
 const ggufOf = (t) => join(dataDir, `model-${t}.gguf`);
 for (const t of types) {

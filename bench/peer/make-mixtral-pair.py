@@ -6,7 +6,7 @@
 # bf16 values are the f16 values rounded to nearest even, as llama-quantize's bf16 does (which keeps the
 # router in F32: so does the bf16 folder).
 # Usage: make-mixtral-pair.py OUTDIR [hidden ff layers experts heads kv_heads]   (numpy; GGUF_PY=<gguf-py dir>)
-#   -> OUTDIR/hf-f16/, OUTDIR/hf-bf16/, OUTDIR/model-f16.gguf
+#   -> OUTDIR/hf-f16/, OUTDIR/hf-bf16/, OUTDIR/model-f16.gguf (PAIR_PARTS=hf-f16,hf-bf16,gguf: only those)
 # Derived from ../shared/tools/peer/make-mixtral-pair.py (which holds the whole model in memory).
 import json, os, struct, sys
 import numpy as np
@@ -121,7 +121,8 @@ def write_gguf(path):
     g.close()
 
 os.makedirs(out, exist_ok=True)
-write_hf(os.path.join(out, "hf-f16"), "F16")
-write_hf(os.path.join(out, "hf-bf16"), "BF16")
-write_gguf(os.path.join(out, "model-f16.gguf"))
+parts = os.environ.get("PAIR_PARTS", "hf-f16,hf-bf16,gguf").split(",")  # which of the three to write
+if "hf-f16" in parts: write_hf(os.path.join(out, "hf-f16"), "F16")
+if "hf-bf16" in parts: write_hf(os.path.join(out, "hf-bf16"), "BF16")
+if "gguf" in parts: write_gguf(os.path.join(out, "model-f16.gguf"))
 print("wrote", out, sorted(os.listdir(out)))
