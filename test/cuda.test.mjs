@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { loadModel } from '../dist/index.js';
 import { EMULATED_ADDON, native } from '../dist/native.js';
 import { argmax, fixture, logsumexp, maxAbsDiff, MODELS, nativeSpec, reference } from './helpers.mjs';
+import { maxAbs, randn, rng, weight } from './op-data.mjs';
 
 // A real GPU when the default addon has one, else the emulator (when it is built and not forbidden).
 if (process.env.SMOE_CUDA_EMULATE === undefined) {
@@ -47,39 +48,6 @@ function gpuTest(name, fn) {
   });
 }
 
-// ---- deterministic data --------------------------------------------------------------------------------
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return s / 4294967296;
-  };
-}
-function randn(n, r, scale = 1) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (r() * 2 - 1) * scale;
-  return a;
-}
-const f32b = new Float32Array(1), u32b = new Uint32Array(f32b.buffer);
-function bf16Bits(x) {
-  f32b[0] = x;
-  const b = u32b[0];
-  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
-}
-// Valid half-precision bits of magnitude in [2^-6, 2^-2) with a random sign.
-function f16Random(r) {
-  const e = 9 + Math.floor(r() * 4), m = Math.floor(r() * 1024), s = r() < 0.5 ? 0x8000 : 0;
-  return s | (e << 10) | m;
-}
-/** A weight { data, dtype, rows, cols } with entries ~ U(-scale, scale) (F16: random magnitudes up to ~scale). */
-function weight(rows, cols, dtype, r, scale = 0.1) {
-  const n = rows * cols;
-  if (dtype === 'F32') return { data: randn(n, r, scale), dtype, rows, cols };
-  const data = new Uint16Array(n);
-  for (let i = 0; i < n; i++) data[i] = dtype === 'BF16' ? bf16Bits((r() * 2 - 1) * scale) : f16Random(r);
-  return { data, dtype, rows, cols };
-}
-const maxAbs = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 const onCpu = (op, inputs) => addon.opTest(op, { threads: 2, ...inputs, backend: 'cpu' });
 const onGpu = (op, inputs, precision = 'fp32') => addon.opTest(op, { ...inputs, backend: 'cuda', device: DEVICE, precision });
 function close(got, want, tol, what) {

@@ -1,6 +1,8 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 
 namespace smoe {
 
@@ -10,7 +12,17 @@ static inline void cpu_relax() {
 #endif
 }
 
-ThreadPool::ThreadPool(int threads) {
+static int64_t spin_ns_from_env() {
+  const char* s = std::getenv("SMOE_SPIN_US");
+  if (s && *s) {
+    char* end = nullptr;
+    const long v = std::strtol(s, &end, 10);
+    if (end && *end == '\0' && v >= 0 && v <= 1000000) return int64_t(v) * 1000;
+  }
+  return 1000 * 1000;  // 1 ms: longer than the gap between two decode steps, short for an idle process
+}
+
+ThreadPool::ThreadPool(int threads) : spin_ns_(spin_ns_from_env()) {
   for (int i = 1; i < std::max(1, threads); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -25,17 +37,26 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::worker_loop(int index) {
+  using Clock = std::chrono::steady_clock;
   uint64_t seen = 0;
   for (;;) {
-    // Spin for a short while: decode issues parallel loops every few microseconds.
     uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < 20000; ++spin) {
-      cpu_relax();
-      gen = generation_.load(std::memory_order_acquire);
+    if (gen == seen) {
+      // Spin, reading the clock every 64 pauses, until work comes or the spin budget is spent.
+      const auto until = Clock::now() + std::chrono::nanoseconds(spin_ns_);
+      for (int spin = 1; gen == seen; ++spin) {
+        cpu_relax();
+        gen = generation_.load(std::memory_order_acquire);
+        if ((spin & 63) == 0 && Clock::now() >= until) break;
+      }
     }
     if (gen == seen) {
+      // Sleep. sleepers_ is raised before generation_ is read again (both seq_cst), and run() bumps
+      // generation_ before it reads sleepers_: one of the two sees the other, so no wake-up is lost.
       std::unique_lock<std::mutex> lk(mu_);
+      sleepers_.fetch_add(1);
       cv_.wait(lk, [&] { return generation_.load() != seen; });
+      sleepers_.fetch_sub(1);
       gen = generation_.load();
     }
     seen = gen;
@@ -47,15 +68,27 @@ void ThreadPool::worker_loop(int index) {
 
 void ThreadPool::run(const std::function<void(int)>& job) {
   if (workers_.empty()) { job(0); return; }
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    job_ = &job;
-    pending_.store(int(workers_.size()), std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+  job_ = &job;
+  pending_.store(int(workers_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1);  // seq_cst: publishes job_ and pending_, ordered before the sleepers_ read
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lk(mu_); }  // a worker between its predicate check and its wait holds mu_
+    cv_.notify_all();
   }
-  cv_.notify_all();
   job(0);
   while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+}
+
+void ThreadPool::barrier() {
+  const int n = size();
+  if (n == 1) return;
+  const uint32_t phase = bar_phase_.load(std::memory_order_acquire);
+  if (bar_count_.fetch_add(1, std::memory_order_acq_rel) == n - 1) {
+    bar_count_.store(0, std::memory_order_relaxed);
+    bar_phase_.store(phase + 1, std::memory_order_release);
+  } else {
+    while (bar_phase_.load(std::memory_order_acquire) == phase) cpu_relax();
+  }
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn) {

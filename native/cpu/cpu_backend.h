@@ -76,9 +76,19 @@ class CpuBackend final : public Backend {
   std::string simd_;
   MatmulFn mm_;
   QuantMatmulFn qmm_;
-  ActScratch act_, act_experts_;  // quantized activations of matmul / matmul_many, and of the experts' w1 / w3
+  ActScratch act_;  // quantized activations of matmul / matmul_many
   std::vector<const Tensor*> many_ws_;  // matmul_many's weights, reused across calls
-  std::vector<float> gathered_, hidden_, expert_out_;  // moe_experts scratch, reused across calls
+  // moe_experts scratch, reused across calls: the active experts of a call and their rows.
+  struct Group {
+    int expert, begin, n;  // expert id; its slots are plan.slots[begin, begin + n)
+    int64_t I;             // its intermediate size (rows of w1 / w3)
+    size_t row, hidden;    // first row of its tokens in gathered_ / expert_out_, first float in hidden_ / 2
+    size_t hq[kActFormats];  // first byte of its A rows in act_hidden_.buf[f]
+    double cost;           // phase-1 cost of the groups before it
+  };
+  std::vector<Group> groups_;
+  std::vector<float> gathered_, hidden_, expert_out_;
+  ActScratch act_gathered_, act_hidden_;  // the gathered x and the SwiGLU output A, in the formats w1/w3, w2 read
 };
 
 }  // namespace smoe::cpu

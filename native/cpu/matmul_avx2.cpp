@@ -7,7 +7,6 @@ namespace smoe::cpu {
 namespace {
 struct Avx2 {
   using V = __m256;
-  static constexpr int NV = 8;  // weight rows per step of a matvec
   static constexpr int W = 8, MT = 4, NT = 3;  // 12 accumulators + 3 weights + 1 activation = 16 ymm
   template <DType T> using Elem = std::conditional_t<T == DType::F32, float, uint16_t>;
   static V zero() { return _mm256_setzero_ps(); }
@@ -18,6 +17,7 @@ struct Avx2 {
     else return _mm256_castsi256_ps(_mm256_slli_epi32(
         _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
   }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static float hsum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

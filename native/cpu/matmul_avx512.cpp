@@ -7,7 +7,6 @@ namespace smoe::cpu {
 namespace {
 struct Avx512 {
   using V = __m512;
-  static constexpr int NV = 8;  // weight rows per step of a matvec
   static constexpr int W = 16, MT = 6, NT = 4;  // 24 accumulators + 4 weights + 1 activation of 32 zmm
   template <DType T> using Elem = std::conditional_t<T == DType::F32, float, uint16_t>;
   static V zero() { return _mm512_setzero_ps(); }
@@ -18,6 +17,7 @@ struct Avx512 {
     else return _mm512_castsi512_ps(_mm512_slli_epi32(
         _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
   }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static float hsum(V v) { return _mm512_reduce_add_ps(v); }
 };

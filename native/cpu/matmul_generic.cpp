@@ -6,7 +6,6 @@ namespace smoe::cpu {
 namespace {
 struct Generic {
   typedef float V __attribute__((vector_size(16)));
-  static constexpr int NV = 4;  // weight rows per step of a matvec
   static constexpr int W = 4, MT = 4, NT = 2;
   template <DType T> using Elem = std::conditional_t<T == DType::F32, float, uint16_t>;
   static V zero() { return V{0, 0, 0, 0}; }
@@ -16,6 +15,7 @@ struct Generic {
     else if constexpr (T == DType::F16) return V{f16_to_f32(p[0]), f16_to_f32(p[1]), f16_to_f32(p[2]), f16_to_f32(p[3])};
     else return V{bf16_to_f32(p[0]), bf16_to_f32(p[1]), bf16_to_f32(p[2]), bf16_to_f32(p[3])};
   }
+  static void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
   static V fma(V a, V b, V c) { return a * b + c; }
   static float hsum(V v) { return (v[0] + v[2]) + (v[1] + v[3]); }
 };

@@ -7,10 +7,12 @@
 // vectors (converted to fp32 in registers) and MT activation vectors and does MT*NT FMAs. The NT weight
 // rows of a block stay in L1 while every token tile passes over them, so each weight is read from memory
 // once per call (decode: T = 1, a bandwidth-bound matvec; prefill: T large, FMA-bound).
-// S is a SIMD traits struct: V, W (lanes), zero(), load_f32(), load_w<DType>(), fma(), hsum().
+// A matvec (decode, T = 1) goes through matvec_rows instead (same sum order, with prefetch).
+// S is a SIMD traits struct: V, W (lanes), zero(), load_f32(), load_w<DType>(), store(), fma(), hsum().
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "../core/dtype.h"
 
@@ -19,6 +21,8 @@ namespace smoe::cpu {
 using MatmulFn = void (*)(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w, DType wt,
                           int64_t o0, int64_t o1);
 
+// The scalar tails use an explicit fused multiply-add, so that every instantiation rounds alike (the
+// compiler would contract `s += a * b` in some and not in others).
 template <class S, DType WT, int MT, int NT>
 static inline void matmul_tile(float* out, int64_t ldo, const float* x, int64_t K, const void* w, int64_t o) {
   using V = typename S::V;
@@ -40,7 +44,7 @@ static inline void matmul_tile(float* out, int64_t ldo, const float* x, int64_t 
   for (int i = 0; i < MT; ++i)
     for (int j = 0; j < NT; ++j) {
       float s = S::hsum(acc[i][j]);
-      for (int64_t kk = k; kk < K; ++kk) s += x[i * K + kk] * load_as_f32(wr[j], WT, size_t(kk));
+      for (int64_t kk = k; kk < K; ++kk) s = __builtin_fmaf(x[i * K + kk], load_as_f32(wr[j], WT, size_t(kk)), s);
       out[i * ldo + o + j] = s;
     }
 }
@@ -55,29 +59,107 @@ static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, i
   }
 }
 
+// How far ahead a matvec prefetches its weights (into L1). The R rows of a block are one contiguous run of
+// R * K elements and the next block follows it. When a block is short (<= kMatvecNextBlockBytes) each row
+// prefetches the same column of its row in the next block, so a whole block is in flight while this one
+// is multiplied, starts of rows included (where the hardware prefetchers, which stop at 4 KiB pages and
+// must see a few misses per stream, fall behind). When rows are long, each prefetches
+// kMatvecAheadBytes further along itself.
+constexpr int64_t kMatvecNextBlockBytes = 16384, kMatvecAheadBytes = 2048;
+
+// out[o] = sum_k x[k] * w[o, k] for o in [o, o + R): the decode matvec, bound by memory. R rows at once,
+// one accumulator each (R independent FMA chains hide the latency; x, K floats, stays in L1), with one
+// software prefetch per cache line of each row, `ahead` elements past the current one. The sum order is
+// that of matmul_tile<S, WT, 1, R> (lanes over k in steps of W, reduced, then the scalar tail), so a row's
+// result does not depend on how many tokens the call has.
+template <class S, DType WT, int R>
+static inline void matvec_block(float* out, const float* x, int64_t K, const void* w, int64_t o, int64_t ahead) {
+  using V = typename S::V;
+  using WE = typename S::template Elem<WT>;
+  constexpr int64_t kLine = 64 / int64_t(sizeof(WE));  // elements per cache line
+  constexpr int kSteps = int(kLine / S::W) > 0 ? int(kLine / S::W) : 1;
+  constexpr int64_t kChunk = int64_t(kSteps) * S::W;
+  V acc[R];
+  const WE* wr[R];
+  for (int j = 0; j < R; ++j) { acc[j] = S::zero(); wr[j] = static_cast<const WE*>(w) + (o + j) * K; }
+  int64_t k = 0;
+  for (; k + kChunk <= K; k += kChunk) {
+    for (int j = 0; j < R; ++j) __builtin_prefetch(wr[j] + k + ahead, 0, 3);
+    for (int s = 0; s < kSteps; ++s) {
+      const V xv = S::load_f32(x + k + s * S::W);
+      for (int j = 0; j < R; ++j) acc[j] = S::fma(xv, S::template load_w<WT>(wr[j] + k + s * S::W), acc[j]);
+    }
+  }
+  for (; k + S::W <= K; k += S::W) {
+    const V xv = S::load_f32(x + k);
+    for (int j = 0; j < R; ++j) acc[j] = S::fma(xv, S::template load_w<WT>(wr[j] + k), acc[j]);
+  }
+  for (int j = 0; j < R; ++j) {
+    float s = S::hsum(acc[j]);
+    for (int64_t kk = k; kk < K; ++kk) s = __builtin_fmaf(x[kk], load_as_f32(wr[j], WT, size_t(kk)), s);
+    out[o + j] = s;
+  }
+}
+
+// Rows [o0, o1) of the matvec, four at a time.
+template <class S, DType WT>
+static void matvec_rows(float* out, const float* x, int64_t K, const void* w, int64_t o0, int64_t o1) {
+  constexpr int R = 4;
+  using WE = typename S::template Elem<WT>;
+  const int64_t block = R * K * int64_t(sizeof(WE));
+  const int64_t ahead = block <= kMatvecNextBlockBytes ? R * K : kMatvecAheadBytes / int64_t(sizeof(WE));
+  int64_t o = o0;
+  for (; o + R <= o1; o += R) matvec_block<S, WT, R>(out, x, K, w, o, ahead);
+  for (; o < o1; ++o) matvec_block<S, WT, 1>(out, x, K, w, o, ahead);
+}
+
+// The NT rows of w at row o as F32 into panel[NT, K] (16-bit weights converted once per block).
+template <class S, DType WT, int NT>
+static inline void convert_panel(float* panel, int64_t K, const void* w, int64_t o) {
+  using WE = typename S::template Elem<WT>;
+  for (int j = 0; j < NT; ++j) {
+    const WE* r = static_cast<const WE*>(w) + (o + j) * K;
+    float* d = panel + j * K;
+    int64_t k = 0;
+    for (; k + S::W <= K; k += S::W) S::store(d + k, S::template load_w<WT>(r + k));
+    for (; k < K; ++k) d[k] = load_as_f32(r, WT, size_t(k));
+  }
+}
+
+// All token tiles of one NT-row block whose weights are `wb` (dtype BT) at row `o`.
+template <class S, DType BT, int NT>
+static inline void matmul_block_tokens(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* wb,
+                                       int64_t o) {
+  constexpr int MT = S::MT;
+  int64_t t = 0;
+  for (; t + MT <= T; t += MT) matmul_tile<S, BT, MT, NT>(out + t * ldo, ldo, x + t * K, K, wb, o);
+  if (t < T) matmul_tokens_tail<S, BT, MT - 1, NT>(out + t * ldo, ldo, x + t * K, T - t, K, wb, o);
+}
+
 template <class S, DType WT>
 static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w,
                          int64_t o0, int64_t o1) {
   constexpr int MT = S::MT, NT = S::NT;
   int64_t o = o0;
-  if (T == 1) {
-    // A matvec (decode) is bound by memory: keep NV weight rows streaming per step.
-    constexpr int NV = S::NV;
-    for (; o + NV <= o1; o += NV) matmul_tile<S, WT, 1, NV>(out, ldo, x, K, w, o);
-    for (; o < o1; ++o) matmul_tile<S, WT, 1, 1>(out, ldo, x, K, w, o);
-    return;
+  if (T == 1) { matvec_rows<S, WT>(out, x, K, w, o0, o1); return; }
+  // A GEMM (prefill) wants the MT x NT tile: NT weight rows reused by every token tile from L1 / L2. With
+  // 16-bit weights and more than one token tile, the block is converted to an F32 panel once, so the
+  // conversions leave the inner loop (on many cores they share ports with the FMAs). The values, and so
+  // the sums, are the same either way.
+  thread_local std::vector<float> panel;
+  bool packed = WT != DType::F32 && T > MT;
+  if (packed && panel.size() < size_t(NT * K)) {
+    try { panel.resize(size_t(NT * K)); } catch (...) { packed = false; }  // runs on pool threads: never throw
   }
-  // A GEMM (prefill) wants the MT x NT tile: NT weight rows reused by every token tile from L1.
-  for (; o + NT <= o1; o += NT) {
-    int64_t t = 0;
-    for (; t + MT <= T; t += MT) matmul_tile<S, WT, MT, NT>(out + t * ldo, ldo, x + t * K, K, w, o);
-    if (t < T) matmul_tokens_tail<S, WT, MT - 1, NT>(out + t * ldo, ldo, x + t * K, T - t, K, w, o);
+  if (packed) {
+    for (; o + NT <= o1; o += NT) {
+      convert_panel<S, WT, NT>(panel.data(), K, w, o);
+      matmul_block_tokens<S, DType::F32, NT>(out + o, ldo, x, T, K, panel.data(), 0);
+    }
+  } else {
+    for (; o + NT <= o1; o += NT) matmul_block_tokens<S, WT, NT>(out, ldo, x, T, K, w, o);
   }
-  for (; o < o1; ++o) {
-    int64_t t = 0;
-    for (; t + MT <= T; t += MT) matmul_tile<S, WT, MT, 1>(out + t * ldo, ldo, x + t * K, K, w, o);
-    if (t < T) matmul_tokens_tail<S, WT, MT - 1, 1>(out + t * ldo, ldo, x + t * K, T - t, K, w, o);
-  }
+  for (; o < o1; ++o) matmul_block_tokens<S, WT, 1>(out, ldo, x, T, K, w, o);
 }
 
 template <class S>
