@@ -185,6 +185,9 @@ describe('layouts, folders and big offsets', () => {
       await refuses(await rewrite({ 'llama.attention.head_count_kv': gguf.u32(3) }), 'CONFIG_INVALID', { field: 'llama.attention.head_count_kv' });
       await refuses(await rewrite({ 'llama.expert_used_count': gguf.u32(9) }), 'CONFIG_INVALID', { field: 'llama.expert_used_count' });
       await refuses(await rewrite({ 'llama.vocab_size': gguf.u32(31999) }), 'CONFIG_INVALID', { field: 'llama.vocab_size' });
+      await refuses(await rewrite({ 'llama.context_length': gguf.u64(2n ** 40n) }), 'CONFIG_INVALID', { field: 'llama.context_length' });
+      await refuses(await rewrite({ 'llama.embedding_length': gguf.u32(0) }), 'CONFIG_INVALID', { field: 'llama.embedding_length' });
+      await refuses(await rewrite({ 'llama.expert_count': gguf.i32(-8) }), 'CONFIG_INVALID', { field: 'llama.expert_count' });
       await refuses(await rewrite({ 'tokenizer.ggml.bos_token_id': gguf.u32(32000) }), 'TOKENIZER_INVALID', { field: 'tokenizer.ggml.bos_token_id' });
     });
     test('architectures and features smoe does not run', async () => {

@@ -49,7 +49,8 @@ export function ggufConfig(g: GgufFile): { config: MixtralConfig; fileType: stri
   const unsupported = (key: string, why: string): never => {
     throw new ModelLoadError('UNSUPPORTED_MODEL', `${file}: ${why}`, { file, field: key });
   };
-  const positive = (key: string, v: number): number => (Number.isSafeInteger(v) && v >= 1 ? v : bad(key, `must be >= 1 (got ${v})`));
+  const positive = (key: string, v: number): number =>
+    (Number.isSafeInteger(v) && v >= 1 && v <= 0x7fffffff ? v : bad(key, `must be in [1, 2^31) (got ${v})`));
   const numLayers = positive(`${p}block_count`, m.int(`${p}block_count`));
   const hiddenSize = positive(`${p}embedding_length`, m.int(`${p}embedding_length`));
   const ffKey = m.has(`${p}expert_feed_forward_length`) ? `${p}expert_feed_forward_length` : `${p}feed_forward_length`;
@@ -69,6 +70,7 @@ export function ggufConfig(g: GgufFile): { config: MixtralConfig; fileType: stri
   const factor = m.num(`${p}rope.scale_linear`, null);
   if (factor !== null && factor !== 1) unsupported(`${p}rope.scale_linear`, `linear RoPE scaling ${factor} is not supported`);
   const experts = m.int(`${p}expert_count`, 0)!;
+  if (experts < 0 || experts > 0x7fffffff) bad(`${p}expert_count`, `must be in [0, 2^31) (got ${experts})`);
   let numExperts = 1, topK = 1;
   if (experts > 0) {
     numExperts = experts;
