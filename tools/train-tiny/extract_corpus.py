@@ -201,6 +201,9 @@ def main():
         with open(path, 'w', encoding='utf-8', newline='\n') as f:
             f.write(SEPARATOR.join(e for _, e in part) + '\n')
         stats[name] = {'entries': len(part), 'bytes': os.path.getsize(path)}
+        # The language of each entry, one per line in file order (for per-language losses).
+        with open(os.path.join(args.out, f'{name}-languages.txt'), 'w', encoding='utf-8', newline='\n') as f:
+            f.write(''.join(f'{lang}\n' for lang, _ in part))
     stats['sources'] = {lang: src['files'] for lang, src in sources.items()}
     with open(os.path.join(args.out, 'stats.json'), 'w', encoding='utf-8') as f:
         json.dump(stats, f, indent=2, ensure_ascii=False)
