@@ -41,16 +41,22 @@ def read_entries(path):
     return text.split(SEPARATOR) if text else []
 
 
-def encode_entries(tokenizer, entries):
-    """Token ids of each entry as <s> + text + </s> (tokenizer: a tokenizers.Tokenizer)."""
-    bos, eos = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
-    encoded = tokenizer.encode_batch(entries, add_special_tokens=False)
-    return [[bos] + e.ids + [eos] for e in encoded]
+def read_languages(path):
+    """The language of each entry of a corpus file (corpus/NAME-languages.txt, one per line, written by
+    extract_corpus.py)."""
+    with open(path[:-len('.txt')] + '-languages.txt', encoding='utf-8') as f:
+        return f.read().split()
 
 
-def heldout_windows(tokenizer, heldout_path, max_windows=None):
+def encode_entries(encoder, entries):
+    """Token ids of each entry as <s> + text + </s> (encoder: a bpe.Encoder; ids 1 and 2 are <s> and </s>)."""
+    bos, eos = encoder.vocab[BOS], encoder.vocab[EOS]
+    return [[bos] + encoder.encode(e) + [eos] for e in entries]
+
+
+def heldout_windows(encoder, heldout_path, max_windows=None):
     """The held-out evaluation windows: a list of lists of SEQ_LEN ids."""
-    stream = [t for ids in encode_entries(tokenizer, read_entries(heldout_path)) for t in ids]
+    stream = [t for ids in encode_entries(encoder, read_entries(heldout_path)) for t in ids]
     n = len(stream) // SEQ_LEN
     if max_windows is not None:
         n = min(n, max_windows)
