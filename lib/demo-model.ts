@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { SmoeError } from './errors.js';
 import { packageRoot } from './package-root.js';
 
-/** The packaged demo model's folder (it may not exist: it is trained on a GPU, see tools/train-tiny/README.md). */
+/** The packaged demo model's folder (trained on the CPU by tools/train-tiny; a checkout may lack it, see tools/train-tiny/README.md). */
 export const DEMO_MODEL_DIR: string = join(packageRoot, 'models', 'demo');
 
 /**

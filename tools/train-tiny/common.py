@@ -9,6 +9,12 @@ before; the perplexity is exp of the mean over all scored tokens.
 import os
 import tarfile
 
+# Under load (other processes on the same cores), spinning OpenMP threads and a second BLAS thread pool make
+# torch with 2 threads 5-10x slower than with 1: idle threads sleep, and torch's own pool is the only one.
+# Set before torch is imported (import common first).
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CORPUS = os.path.join(HERE, 'corpus')

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Computes, with transformers in float32 on the stored bf16 weights, what test/demo-model.test.mjs checks
-smoe against, and writes it to models/demo/reference.json:
+"""Computes, with model.py (plain PyTorch; the same numbers as transformers' MixtralForCausalLM, see
+check_equivalence.py) in float32 on the stored bf16 weights, what test/demo-model.test.mjs checks smoe against,
+and writes it to models/demo/reference.json:
 
   heldout   the perplexity on the first WINDOWS held-out windows (common.py's protocol: entries of
             corpus/heldout.txt as <s> text </s>, concatenated, cut into 256-token windows), with the ids of the
@@ -8,17 +9,18 @@ smoe against, and writes it to models/demo/reference.json:
   greedy    for a few prompts per language, the prompt ids (encoded with <s>) and the next 32 tokens by argmax
             (EOS not treated specially)
 
-  python3 tools/train-tiny/make_reference.py [--model models/demo] [--windows 128]
+  /usr/bin/python3 tools/train-tiny/make_reference.py [--model models/demo] [--windows 128]
 """
 import argparse
 import json
 import math
 import os
 
+import common  # first: thread environment
 import torch
-from tokenizers import Tokenizer
 
-import common
+import bpe
+import export_model
 
 PROMPTS = {
     'en': ['The meaning of life is', 'A computer is'],
@@ -33,14 +35,13 @@ NEW_TOKENS = 32
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model', default=common.MODEL_DIR)
-    ap.add_argument('--windows', type=int, default=128)
+    ap.add_argument('--windows', type=int, default=64)
+    ap.add_argument('--threads', type=int, default=2)
     args = ap.parse_args()
-    from transformers import MixtralForCausalLM
-    import transformers
-
-    torch.manual_seed(0)
-    tok = Tokenizer.from_file(os.path.join(args.model, 'tokenizer.json'))
-    model = MixtralForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
+    torch.set_num_threads(args.threads)
+    tok = bpe.Encoder.from_file(os.path.join(args.model, 'tokenizer.json'))
+    dec = bpe.Decoder(tok.vocab)
+    _, model = export_model.load_folder(args.model)
     _, heldout_path = common.ensure_corpus()
     windows = common.heldout_windows(tok, heldout_path, args.windows)
     all_windows = len(common.heldout_windows(tok, heldout_path))
@@ -49,7 +50,7 @@ def main():
     with torch.no_grad():
         for i in range(0, len(windows), 16):
             x = torch.tensor(windows[i:i + 16])
-            logp = torch.log_softmax(model(input_ids=x).logits[:, :-1].double(), dim=-1)
+            logp = torch.log_softmax(model(x)[0][:, :-1].double(), dim=-1)
             nll = -logp.gather(-1, x[:, 1:, None]).squeeze(-1)
             per_window += nll.mean(dim=1).tolist()
     mean_nll = sum(per_window) / len(per_window)  # every window scores SEQ_LEN - 1 tokens
@@ -58,19 +59,19 @@ def main():
     with torch.no_grad():
         for lang, prompts in PROMPTS.items():
             for prompt in prompts:
-                ids = tok.encode(prompt).ids  # <s> + text, as smoe's generate() encodes text
+                ids = [tok.vocab[common.BOS]] + tok.encode(prompt)  # <s> + text, as smoe's generate() encodes text
                 seq = list(ids)
                 for _ in range(NEW_TOKENS):
-                    logits = model(input_ids=torch.tensor([seq])).logits[0, -1]
+                    logits = model(torch.tensor([seq]))[0][0, -1]
                     seq.append(int(torch.argmax(logits)))
                 new = seq[len(ids):]
                 greedy.append({'language': lang, 'prompt': prompt, 'ids': ids, 'greedy_new_ids': new,
-                               'text': tok.decode(new, skip_special_tokens=True)})
+                               'text': dec.decode(new)})
                 print(f'[{lang}] {prompt!r} -> {greedy[-1]["text"]!r}')
 
     ref = {
-        'about': 'outputs of transformers MixtralForCausalLM (float32 compute on the stored bf16 weights); see tools/train-tiny',
-        'transformers': transformers.__version__,
+        'about': 'outputs of tools/train-tiny/model.py (plain PyTorch, checked equal to transformers MixtralForCausalLM '
+                 'by check_equivalence.py; float32 compute on the stored bf16 weights); see tools/train-tiny',
         'torch': torch.__version__,
         'heldout': {
             'file': 'tools/train-tiny/corpus/heldout.txt',

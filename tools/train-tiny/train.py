@@ -33,15 +33,11 @@ import signal
 import statistics
 import time
 
-# Under load (other processes on the same cores), spinning OpenMP threads and a second BLAS thread pool make
-# 2 threads 5-10x slower than 1: threads sleep when idle, and torch's own pool is the only one.
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
+import common  # first: it sets the thread environment torch reads when loaded
 import torch
 import torch.nn.functional as F
 
 import bpe
-import common
 import model as M
 
 # The demo model: 9.7M parameters (3.8M active per token); the dense baseline has 3.8M.
