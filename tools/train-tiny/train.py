@@ -175,7 +175,8 @@ def main():
 
     replay = {}
     if args.kind == 'dense':
-        replay = {r['step']: r['lr'] for r in read_log(os.path.join(common.OUT, 'moe', 'log.jsonl')) if 'lr' in r}
+        # A log row's 'step' counts the updates done; its 'lr' is the one used for update number step - 1 (from 0).
+        replay = {r['step'] - 1: r['lr'] for r in read_log(os.path.join(common.OUT, 'moe', 'log.jsonl')) if 'lr' in r}
     budget = args.minutes * 60
 
     def lr_at(step, run_s):
