@@ -35,7 +35,7 @@ NEW_TOKENS = 32
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model', default=common.MODEL_DIR)
-    ap.add_argument('--windows', type=int, default=64)
+    ap.add_argument('--windows', type=int, default=32)
     ap.add_argument('--threads', type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
