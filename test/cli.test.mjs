@@ -2,7 +2,7 @@
 // continuation, info against config.json and the checkpoint index, chat over a pipe, and bad flags.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import { loadTokenizer } from '../dist/index.js';
 import { fixture, reference } from './helpers.mjs';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli', 'main.js');
+const ROOT = join(dirname(MAIN), '..', '..');
 const pkg = JSON.parse(readFileSync(join(dirname(MAIN), '..', '..', 'package.json'), 'utf8'));
 
 /** Runs the CLI; resolves to { code, stdout, stderr } (stdin: `input`, else empty). */
@@ -107,12 +108,21 @@ describe('smoe CLI', { concurrency: 4 }, () => {
     assert.equal(two.stderr.split('\n').filter((l) => /tokens \(/.test(l)).length, 2);
   });
 
+  test('without --model: the packaged demo model, else one MODEL_REQUIRED line', async () => {
+    const r = await smoe(['generate', '--prompt', 'Das Leben ist', '-n', '4', '--seed', '1', '-q']);
+    if (existsSync(join(ROOT, 'models', 'demo', 'config.json'))) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.length > 0, 'the demo model generated nothing');
+    } else {
+      assertOneErrorLine(r, /no model given and this package has no demo model.*pass --model DIR/);
+    }
+  });
+
   test('bad flags and folders: one error line, non-zero exit', async () => {
     const m = fixture('tiny-mixtral');
     const runs = await Promise.all([
       smoe(['generate', '--model', m, '--prompt', 'x', '--bogus']),
       smoe(['generate', '--model', m]),
-      smoe(['generate', '--prompt', 'x']),
       smoe(['generate', '--model', m, '--prompt', 'x', '--top-p', '2']),
       smoe(['generate', '--model', m, '--prompt', 'x', '--max-tokens', '-3']),
       smoe(['generate', '--model', m, '--prompt', 'x', '--temperature', 'hot']),
@@ -122,7 +132,7 @@ describe('smoe CLI', { concurrency: 4 }, () => {
       smoe(['chat', '--model', m, 'extra']),
       smoe(['frobnicate']),
     ]);
-    const expect = [/unknown option '--bogus'/, /--prompt TEXT is required/, /no model given and this package has no demo model.*pass --model DIR/, /--top-p must be a number in \(0, 1\]/,
+    const expect = [/unknown option '--bogus'/, /--prompt TEXT is required/, /--top-p must be a number in \(0, 1\]/,
       /--max-tokens must be an integer in \[1,/, /--temperature must be a number/, /does not exist/, /config\.json: no such file/,
       /must be a folder/, /unexpected argument 'extra'/, /unknown command 'frobnicate'/];
     runs.forEach((r, i) => assertOneErrorLine(r, expect[i]));

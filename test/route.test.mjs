@@ -3,7 +3,7 @@
 // Sequence's routerTrace.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -270,11 +270,22 @@ describe('smoe route', { concurrency: 3 }, () => {
     assert.match(t.stdout, /same top-1 expert for consecutive tokens, per layer:\nlayer\s+en\s+fr-de\n/);
   });
 
+  test('without -m: the packaged demo model, else one MODEL_REQUIRED line', async () => {
+    const r = await smoe(['route', '--text', 'In the beginning God', '--json']);
+    if (existsSync(join(dirname(MAIN), '..', '..', 'models', 'demo', 'config.json'))) {
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.ok(report.tokens.length > 1 && report.usage.length > 0, 'a report of the text routed through the demo model');
+    } else {
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no model given and this package has no demo model.*pass --model DIR/);
+    }
+  });
+
   test('bad flags exit 2 with one error line', async () => {
     const runs = await Promise.all([
       smoe(['route', '-m', m, '--text', 'x', '--bogus']),
       smoe(['route', '-m', m]),
-      smoe(['route', '--text', 'x']),
       smoe(['route', '-m', m, '--text', 'x', '--png', join(tmp, 'x.png')]),
       smoe(['route', '-m', m, '--text', 'x', '--rows', 'many']),
       smoe(['route', '-m', m, '--text', 'x', '--experts-per-token', '9']),
@@ -282,7 +293,7 @@ describe('smoe route', { concurrency: 3 }, () => {
       smoe(['route', '-m', m, '--by-language', join(tmp, 'missing')]),
       smoe(['route', '-m', m, '--text', 'x', 'extra']),
     ]);
-    const expect = [/unknown option '--bogus'/, /--text TEXT, --file F or --by-language DIR is required/, /no model given and this package has no demo model.*pass --model DIR/,
+    const expect = [/unknown option '--bogus'/, /--text TEXT, --file F or --by-language DIR is required/,
       /--png is not supported.*--svg/, /--rows must be an integer/, /--experts-per-token must be in \[1, 8\]/, /cannot read .*no such file/,
       /--by-language needs a folder/, /unexpected argument 'extra'/];
     runs.forEach((r, i) => {
