@@ -355,6 +355,7 @@ void launch_gemm(const GemmParams& p, DType wt, int tokens, int rows, Precision 
       case DType::F32: SMOE_LAUNCH(grid, 256, 0, s, gemv_kernel<DType::F32, MODE>)(p); break;
       case DType::F16: SMOE_LAUNCH(grid, 256, 0, s, gemv_kernel<DType::F16, MODE>)(p); break;
       case DType::BF16: SMOE_LAUNCH(grid, 256, 0, s, gemv_kernel<DType::BF16, MODE>)(p); break;
+    default: throw Error("UNSUPPORTED_QUANT", std::string(what) + ": the CUDA backend computes F32 / F16 / BF16 weights only (got " + dtype_name(wt) + ")");
     }
     check_launch(what, s);
     return;
@@ -371,6 +372,7 @@ void launch_gemm(const GemmParams& p, DType wt, int tokens, int rows, Precision 
     case DType::F32: SMOE_LAUNCH(grid, 256, 0, s, simt_gemm_kernel<DType::F32, MODE>)(p); break;
     case DType::F16: SMOE_LAUNCH(grid, 256, 0, s, simt_gemm_kernel<DType::F16, MODE>)(p); break;
     case DType::BF16: SMOE_LAUNCH(grid, 256, 0, s, simt_gemm_kernel<DType::BF16, MODE>)(p); break;
+    default: throw Error("UNSUPPORTED_QUANT", std::string(what) + ": the CUDA backend computes F32 / F16 / BF16 weights only (got " + dtype_name(wt) + ")");
   }
   check_launch(what, s);
 }
