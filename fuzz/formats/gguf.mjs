@@ -81,7 +81,7 @@ function mutateInfos(rng, infos) {
     case 0: { const d = [...t.dims]; d[rng.int(d.length)] = rng.pick([0, 1, 2, 31, 33, d[0] + 1, 2 ** 32, 2n ** 62n, 2n ** 64n - 1n]); t.dims = d; return `${t.name}.dims = [${d.join(', ')}]`; }
     case 1: t.dims = rng.pick([[], [1, 1, 1, 1, 1], [...t.dims].reverse(), [...t.dims, 1]]); return `${t.name}.dims = [${t.dims.join(', ')}]`;
     case 2: t.typeId = rng.pick(GGML_IDS); return `${t.name}.type = ${t.typeId}`;
-    case 3: t.offset = rng.pick([t.offset + 1, t.offset + 32, t.offset - 32, 0, infos[rng.int(infos.length)].offset, 2n ** 63n, BigInt(t.offset) + 2n ** 40n]); return `${t.name}.offset = ${t.offset}`;
+    case 3: { const o = BigInt(t.offset); t.offset = rng.pick([o + 1n, o + 32n, o - 32n, 0n, BigInt(infos[rng.int(infos.length)].offset), 2n ** 63n, o + 2n ** 40n]); } return `${t.name}.offset = ${t.offset}`;
     case 4: { const other = infos[rng.int(infos.length)]; const from = t.name; t.name = rng.pick([other.name, '', `${t.name}x`, 'x'.repeat(70000)]); return `${from} renamed ${t.name.slice(0, 40)}`; }
     case 5: infos.splice(i, 1); return `${t.name} removed`;
     default: infos.push({ ...t, dims: [...t.dims] }); return `${t.name} repeated`;
