@@ -77,7 +77,7 @@ if (values.child) {
   await s.eval(prompt);
   const prefill = a.prompt / ((performance.now() - t) / 1000);
   s.dispose();
-  const out = { prefill, decode: await decode(model.config.topK), simd: model.info.simd, topK: model.config.topK };
+  const out = { prefill, decode: await decode(model.config.topK), simd: model.info.simd, topK: model.config.topK, mmap: model.info.mmap };
   if (model.config.topK > 1) out.decodeTop1 = await decode(1);
   await model.close();
   console.log(JSON.stringify(out));
@@ -171,15 +171,17 @@ const runSmoe = (t, threads, simd) => {
   if (r.status === 0) return JSON.parse(r.stdout.trim().split('\n').pop());
   return { error: `smoe failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' ').slice(0, 300)}` };
 };
-const runLlama = (t, threads) => {
+// mmap: llama.cpp's default on the CPU (--load-mode mmap: weights mapped in place) or --load-mode none (read into memory, as smoe's default does
+// for a model that fits: bench/RESULTS.md shows both, so a ratio never hides where the weights live).
+const runLlama = (t, threads, mmap) => {
   const r = spawnSync(join(bin, 'llama-bench'), ['-m', ggufOf(t), '-p', String(promptLen), '-n', String(decodeLen), '-t', String(threads),
-    '-r', '1', '-o', 'json'], { encoding: 'utf8' });
+    '-r', '1', '--load-mode', mmap ? 'mmap' : 'none', '-o', 'json'], { encoding: 'utf8' });
   if (r.status !== 0) return { error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 200) };
   const rows = JSON.parse(r.stdout);
   return { prefill: rows.find((x) => x.n_prompt > 0).avg_ts, decode: rows.find((x) => x.n_gen > 0).avg_ts };
 };
 const keyOf = (t, n, simd) => `${t}|${n}|${simd}`;
-const smoeRuns = {}, llamaRuns = {}, skipped = {};
+const smoeRuns = {}, llamaRuns = {}, llamaReadRuns = {}, skipped = {};
 for (let rep = 0; rep < reps; rep++) {
   for (const t of types)
     for (const n of threadList) {
@@ -190,9 +192,12 @@ for (let rep = 0; rep < reps; rep++) {
         if (s.error) { skipped[k] = s.error; log(`smoe ${t} skipped: ${s.error}`); }
         else (smoeRuns[k] ??= []).push(s);
       }
-      const l = runLlama(t, n);
+      const l = runLlama(t, n, true);
       if (l.error) log(`llama.cpp ${t} failed: ${l.error}`);
       else (llamaRuns[`${t}|${n}`] ??= []).push(l);
+      const l0 = runLlama(t, n, false);
+      if (l0.error) log(`llama.cpp --load-mode none ${t} failed: ${l0.error}`);
+      else (llamaReadRuns[`${t}|${n}`] ??= []).push(l0);
       log(`rep ${rep + 1}/${reps} ${t} t${n} done`);
     }
 }
@@ -214,13 +219,15 @@ const cmd = `npm run bench:peer -- ${process.argv.slice(2).join(' ')}`.trim();
 lines.push(`\n## ${date} UTC — smoe vs llama.cpp, ${cpuModel}, ${cpus().length} cores`, '');
 lines.push(`Command: \`${cmd}\`. Model: random Mixtral shape ${shape.join(',')} (hidden, ff, layers, experts, heads, kv heads; vocab 32000, ` +
   `top-2), files in ${dataDir.startsWith(root) ? relative(root, dataDir) : dataDir}. prefill-${promptLen} and decode-${decodeLen} tok/s, each from an empty context, ` +
-  `median of ${reps} runs, smoe and \`llama-bench -p ${promptLen} -n ${decodeLen} -t T -r 1\` alternating run by run (fresh process each). ` +
+  `median of ${reps} runs, smoe and \`llama-bench -p ${promptLen} -n ${decodeLen} -t T -r 1\` alternating run by run (fresh process each), ` +
+  `llama.cpp both with its CPU default (weights mapped, --load-mode mmap) and with --load-mode none (read into memory); smoe with its default, ` +
+  `mmap 'auto' (weights ${Object.values(smoeRuns).flat().some((x) => x.mmap) ? 'mapped in some runs' : 'read into huge-page memory in every run'}). ` +
   `llama.cpp ${llamaCommit} (node-llama-cpp 3.22.1's source, bench/peer/build-llama-cpp.sh).`);
 if (pairCheck.length) lines.push(`Same numbers in both formats: smoe's max |logit difference| HF folder vs GGUF on 8 tokens: ${pairCheck.join(', ')}.`);
 lines.push(`CPU flags: ${flags}. Limits (bench/roofline.cpp, before / after): ` + threadList.map((n) =>
   `${n} thread${n > 1 ? 's' : ''}: read ${probes[n].map((p) => p.readGBs).join(' / ')} GB/s, FMA ${probes[n].map((p) => p.fmaAvx512GFlops ?? p.fmaAvx2GFlops).join(' / ')} GFLOP/s`).join('; ') + '.');
-lines.push('', '| type | threads | smoe SIMD | smoe prefill | llama.cpp prefill | ratio | smoe decode (min–max) | llama.cpp decode | ratio | MB / token | smoe GB/s (% of read) | llama.cpp GB/s (% of read) | smoe top-1 decode (speed-up) |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+lines.push('', '| type | threads | smoe SIMD | smoe prefill | llama.cpp prefill | ratio | smoe decode (min–max) | llama.cpp decode | ratio | llama.cpp read-in decode | ratio | MB / token | smoe GB/s (% of read) | llama.cpp GB/s (% of read) | smoe top-1 decode (speed-up) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const summary = {};
 for (const t of types)
   for (const n of threadList)
@@ -230,15 +237,16 @@ for (const t of types)
       const mb = bytes[ggufOf(t)].active / 1e6;
       const gbs = (tps) => (tps === undefined ? '—' : `${((tps * mb) / 1e3).toFixed(1)} (${Math.round((100 * tps * mb) / 1e3 / readGBs)}%)`);
       const lp = l && median(l.map((x) => x.prefill)), ld = l && median(l.map((x) => x.decode));
+      const l0 = llamaReadRuns[`${t}|${n}`], ld0 = l0 && median(l0.map((x) => x.decode));
       if (!s) {
-        lines.push(`| ${t} | ${n} | — | skipped: ${skipped[keyOf(t, n, simd)] ?? 'no run'} | ${fmt(lp, 0)} | — | — | ${fmt(ld)} | — | ${mb.toFixed(0)} | — | ${gbs(ld)} | — |`);
+        lines.push(`| ${t} | ${n} | — | skipped: ${skipped[keyOf(t, n, simd)] ?? 'no run'} | ${fmt(lp, 0)} | — | — | ${fmt(ld)} | — | ${fmt(ld0)} | — | ${mb.toFixed(0)} | — | ${gbs(ld)} | — |`);
         continue;
       }
       const sp = median(s.map((x) => x.prefill)), sd = median(s.map((x) => x.decode));
       const s1 = s[0].decodeTop1 !== undefined ? median(s.map((x) => x.decodeTop1)) : undefined;
       summary[keyOf(t, n, simd)] = { sd, ld };
       lines.push(`| ${t} | ${n} | ${s[0].simd} | ${fmt(sp, 0)} | ${fmt(lp, 0)} | ${lp ? (sp / lp).toFixed(2) + 'x' : '—'} | ${fmt(sd)} (${range(s, (x) => x.decode, 1)}) | ` +
-        `${fmt(ld)} | ${ld ? (sd / ld).toFixed(2) + 'x' : '—'} | ${mb.toFixed(0)} | ${gbs(sd)} | ${gbs(ld)} | ${s1 === undefined ? '—' : `${fmt(s1)} (${(s1 / sd).toFixed(2)}x)`} |`);
+        `${fmt(ld)} | ${ld ? (sd / ld).toFixed(2) + 'x' : '—'} | ${fmt(ld0)} | ${ld0 ? (sd / ld0).toFixed(2) + 'x' : '—'} | ${mb.toFixed(0)} | ${gbs(sd)} | ${gbs(ld)} | ${s1 === undefined ? '—' : `${fmt(s1)} (${(s1 / sd).toFixed(2)}x)`} |`);
     }
 if (threadList.length > 1) {
   const [a, b] = [threadList[0], threadList[threadList.length - 1]];

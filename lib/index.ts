@@ -1,6 +1,7 @@
 /** smoe: sparse Mixture-of-Experts language models (Mixtral and family) in Node.js. */
 export { loadModel, Model, Sequence } from './model.js';
 export type { Device, EvalOptions, LoadOptions, ModelInfo, RouterStep, SequenceOptions, SimdLevel } from './model.js';
+export type { MmapOption } from './load/residency.js';
 export { randomRates, routeReport, tokenTexts } from './route.js';
 export type { RouteChoice, RoutedToken, RouteOptions, RouteReport } from './route.js';
 export { defaultModelDir } from './demo-model.js';

@@ -17,6 +17,7 @@ import { ggufModel } from './load/gguf-model.js';
 import { readGguf } from './load/gguf.js';
 import { mixtralWeights, type WeightLayout } from './load/mixtral-weights.js';
 import { resolveModelSource } from './load/model-source.js';
+import { residentWeights, type MmapOption } from './load/residency.js';
 import { ggufTokenizer } from './gguf-tokenizer.js';
 import { readTensorIndex } from './load/safetensors.js';
 import { native, type NativeBackends, type NativeModel, type NativeSequence } from './native.js';
@@ -65,6 +66,14 @@ export interface LoadOptions {
    * throw SmoeError CHAT_TEMPLATE_LIMIT with `field` naming it (e.g. 'templateLimits.timeMs').
    */
   templateLimits?: TemplateLimits;
+  /**
+   * How the weight files are held (default 'auto'): true maps them in place (instant load, page cache shared
+   * between processes, models larger than the free memory), false reads them into process memory on huge
+   * pages (faster decode: a token streams every active weight once), 'auto' reads them in on the CPU when they
+   * take at most half the available memory and the kernel grants huge pages, else maps them.
+   * `model.info.mmap` says which was done.
+   */
+  mmap?: MmapOption;
 }
 
 export interface ModelInfo {
@@ -81,10 +90,12 @@ export interface ModelInfo {
   activeParams: number;
   /** The checkpoint format: a Hugging Face folder ('safetensors') or a GGUF file ('gguf'). */
   format: 'safetensors' | 'gguf';
+  /** Whether weights are used in place from mapped files (false: read into memory, or on a GPU). */
+  mmap: boolean;
 }
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
-const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken', 'quantize', 'templateLimits'];
+const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken', 'quantize', 'templateLimits', 'mmap'];
 
 /**
  * 'auto' -> the first CUDA GPU, else 'cpu' (never the SIMT emulator of a test build); 'cuda' -> the first CUDA
@@ -162,6 +173,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
     ({ files: weightFiles, layout } = await quantizeOnLoad(config, files, stored, o['quantize'], threads));
   }
   const expertsPerToken = optionalInt(o, 'expertsPerToken', 1, config.numExperts) ?? config.topK;
+  const resident = residentWeights(o['mmap'], target, weightFiles);
   let handle: NativeModel;
   try {
     handle = await addon.openModel({
@@ -171,6 +183,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
       device: target,
       precision,
       files: weightFiles,
+      resident,
       weights: layout.weights,
     });
   } catch (e) {
@@ -179,7 +192,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   const ni = handle.info();
   return new Model(handle, config, {
     backend: ni.backend, device: ni.device ?? target, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
-    totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken, format,
+    totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken, format, mmap: ni.mmap,
   }, { tokenizer, generationDefaults, templateLimits });
 }
 

@@ -39,8 +39,10 @@ export interface NativeSpec {
   device?: string;
   /** CUDA activations: 'fp32', or 'bf16' with fp32 accumulation (the CPU computes in fp32 either way). */
   precision?: 'fp32' | 'bf16';
-  /** Paths of the mapped files, or allocWeights handles (weights quantized while loading). */
+  /** Paths of the weight files, or allocWeights handles (weights quantized while loading). */
   files: Array<string | object>;
+  /** Read the files into huge-page memory instead of mapping them (default false). */
+  resident?: boolean;
   weights: { embed: NativeTensor; norm: NativeTensor; lmHead: NativeTensor; layers: NativeLayer[] };
 }
 
@@ -83,7 +85,7 @@ export interface NativeModel {
   expertCounts(): Float64Array;
   countExperts(on: boolean): void;
   close(): Promise<void>;
-  info(): { backend: string; threads: number; simd: string; device: string; deviceName?: string; precision?: string };
+  info(): { backend: string; threads: number; simd: string; device: string; mmap: boolean; deviceName?: string; precision?: string };
 }
 
 export interface NativeBackends {

@@ -154,3 +154,39 @@ test('SMOE_ADDON loads the addon from that path, and names it when it cannot', a
   assert.equal(e.code, 'NATIVE_LOAD');
   assert.match(e.message, /SMOE_ADDON=\/nonexistent\/smoe\.node/);
 });
+
+test("mmap option: mapped and read-in weights give the same logits, info.mmap says which; 'auto' follows the kernel's huge pages", async () => {
+  const ids = [1, 415, 2936, 9060, 285];
+  const mapped = await loadModel(fixture('tiny-mixtral'), { threads: 1, mmap: true });
+  const read = await loadModel(fixture('tiny-mixtral'), { threads: 1, mmap: false });
+  assert.equal(mapped.info.mmap, true);
+  assert.equal(read.info.mmap, false);
+  assert.deepEqual(await read.logits(ids), await mapped.logits(ids));
+  await mapped.close();
+  await read.close();
+  let thp = null;
+  try { thp = /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))[1]; } catch {}
+  const auto = await loadModel(fixture('tiny-mixtral'), { threads: 1 });
+  assert.equal(auto.info.mmap, !(thp === 'always' || thp === 'madvise'), `THP mode ${thp}`);
+  await auto.close();
+  for (const bad of ['yes', 1, null])
+    await assert.rejects(loadModel(fixture('tiny-mixtral'), { mmap: bad }), (e) => e.code === 'INVALID_OPTION' && e.field === 'mmap', String(bad));
+});
+
+test('mmap option: a GGUF read into memory equals the mapped one', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { ggufFromFixture } = await import('./gguf-helpers.mjs');
+  const dir = mkdtempSync(join(tmpdir(), 'smoe-mmap-'));
+  try {
+    const file = join(dir, 'm.gguf');
+    await ggufFromFixture(fixture('tiny-mixtral'), file, { type: 'F16' });
+    const a = await loadModel(file, { threads: 1, mmap: true });
+    const b = await loadModel(file, { threads: 1, mmap: false });
+    assert.equal(a.info.mmap, true);
+    assert.equal(b.info.mmap, false);
+    assert.deepEqual(await b.logits([1, 2, 3]), await a.logits([1, 2, 3]));
+    await a.close();
+    await b.close();
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

@@ -197,15 +197,15 @@ describe('BatchScheduler (over a fake native model)', () => {
     assert.ok(f.calls.slice(1).every((step) => step.length === 1), 'then one by one');
   });
 
-  test('a prompt longer than the step budget is chunked; decode tokens go first; a failed chunk rolls back', async () => {
+  test('a prompt longer than the step budget is chunked; decode tokens go first and cap the chunk; a failed chunk rolls back', async () => {
     const f = fakeModel();
-    const s = new BatchScheduler(f.handle, 40);
+    const s = new BatchScheduler(f.handle, 40, 16);
     const [a, b] = [seq('a'), seq('b')];
     const pa = s.eval(a, Int32Array.of(1), false, false, 2);
     const pb = s.eval(b, new Int32Array(100).fill(5), false, false, 2);
     await Promise.all([pa, pb]);
-    assert.deepEqual(f.calls[0], [['a', 1], ['b', 39]]);
-    assert.deepEqual(f.calls.slice(1), [[['b', 40]], [['b', 21]]]);
+    assert.deepEqual(f.calls[0], [['a', 1], ['b', 16]], 'while a decodes, the prompt takes 16 tokens');
+    assert.deepEqual(f.calls.slice(1), [[['b', 40]], [['b', 40]], [['b', 4]]], 'alone, the whole step budget');
     assert.equal(b.length, 100);
     const ids = new Int32Array(60).fill(5);
     ids[40] = -1; // the first id of the second chunk

@@ -11,8 +11,19 @@ import type { NativeEvalResult, NativeModel, NativeSequence, NativeStepItem } fr
 
 /** Prompt tokens a step takes in all (decode tokens count against it first); longer prompts are chunked. */
 export const DEFAULT_STEP_TOKENS = 256;
-/** A prompt makes at least this much progress per step, however many sequences are decoding. */
-const MIN_PROMPT_CHUNK = 32;
+/**
+ * Prompt tokens a step takes while some sequence is decoding: a prompt chunk makes every decoding sequence
+ * wait for it, so it is kept near the cost of the decode tokens themselves (on 2 cores, 16 decode tokens plus
+ * a 256-token chunk made one step ~1 s, the inter-token p99 of 16 clients; bench/RESULTS.md). Prompts still
+ * progress every step; with nothing decoding a prompt takes the whole DEFAULT_STEP_TOKENS.
+ */
+export const PROMPT_TOKENS_WHILE_DECODING = 16;
+
+/** PROMPT_TOKENS_WHILE_DECODING, or SMOE_PROMPT_TOKENS_WHILE_DECODING (an integer 1..4096) when set. */
+export function promptTokensWhileDecoding(): number {
+  const v = Number(process.env['SMOE_PROMPT_TOKENS_WHILE_DECODING']);
+  return Number.isInteger(v) && v >= 1 && v <= 4096 ? v : PROMPT_TOKENS_WHILE_DECODING;
+}
 
 interface Job {
   seq: NativeSequence;
@@ -44,14 +55,16 @@ export class BatchScheduler {
   readonly stats: SchedulerStats = { steps: 0, tokens: 0, items: 0, maxBatch: 0 };
   #handle: NativeModel;
   #stepTokens: number;
+  #promptTokensWhileDecoding: number;
   #pending: Job[] = [];
   #running = false;
   #scheduled = false;
   #inFlight = new Set<Job>();
 
-  constructor(handle: NativeModel, stepTokens = DEFAULT_STEP_TOKENS) {
+  constructor(handle: NativeModel, stepTokens = DEFAULT_STEP_TOKENS, whileDecoding = promptTokensWhileDecoding()) {
     this.#handle = handle;
     this.#stepTokens = stepTokens;
+    this.#promptTokensWhileDecoding = whileDecoding;
   }
 
   /** Sequences waiting for or inside a step. */
@@ -98,11 +111,12 @@ export class BatchScheduler {
         plan.push({ job, n: 1 });
         budget--;
       }
+    if (plan.length > 0) budget = Math.min(budget, this.#promptTokensWhileDecoding);
     let prompts = 0;
     for (const job of mates) {
       const left = job.ids.length - job.done;
       if (left === 1) continue;
-      const n = Math.min(left, prompts === 0 ? Math.max(budget, MIN_PROMPT_CHUNK) : budget);
+      const n = Math.min(left, prompts === 0 ? Math.max(budget, 1) : budget);
       if (n <= 0) break;
       plan.push({ job, n });
       budget -= n;

@@ -23,7 +23,7 @@ class OpenWorker : public Napi::AsyncWorker {
       auto st = std::make_shared<ModelState>();
       for (size_t i = 0; i < spec_.files.size(); ++i)
         st->files.push_back(spec_.owned[i] ? std::make_unique<MappedFile>(spec_.files[i], spec_.owned[i])
-                                           : std::make_unique<MappedFile>(spec_.files[i]));
+                                           : std::make_unique<MappedFile>(spec_.files[i], spec_.resident));
       ModelWeights w = bind_weights(spec_, st->files);
       std::unique_ptr<Backend> backend;
       if (spec_.cuda_device >= 0) {
@@ -137,6 +137,9 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   o.Set("threads", state_->model->backend().threads());
   o.Set("simd", state_->simd);
   o.Set("device", state_->device);
+  bool mapped = false;  // some weight file is used in place from the page cache
+  for (const auto& f : state_->files) mapped = mapped || !f->resident();
+  o.Set("mmap", mapped);
   if (!state_->device_name.empty()) o.Set("deviceName", state_->device_name);
   if (!state_->precision.empty()) o.Set("precision", state_->precision);
   return o;

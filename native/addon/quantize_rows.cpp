@@ -138,7 +138,7 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
       check(off >= 0 && off == std::floor(off) && off + double(out_bytes) <= double(dest->size),
             "offset " + std::to_string(off) + " + " + std::to_string(out_bytes) + " bytes runs past the " +
                 std::to_string(dest->size) + "-byte weights buffer");
-      dst = dest->data.get() + size_t(off);
+      dst = dest->data() + size_t(off);
     } else {
       out = Napi::Buffer<uint8_t>::New(env, out_bytes);
       dst = out.Data();
@@ -176,7 +176,7 @@ Napi::Value ReadWeights(const Napi::CallbackInfo& info) {
     const double off = info[1].As<Napi::Number>().DoubleValue(), n = info[2].As<Napi::Number>().DoubleValue();
     if (!(off >= 0 && n >= 0) || off != std::floor(off) || n != std::floor(n) || off + n > double(w->size))
       throw Error("INVALID_ARGUMENT", "readWeights: range runs past the weights buffer");
-    return Napi::Buffer<uint8_t>::Copy(env, w->data.get() + size_t(off), size_t(n));
+    return Napi::Buffer<uint8_t>::Copy(env, w->data() + size_t(off), size_t(n));
   });
 }
 

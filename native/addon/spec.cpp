@@ -130,6 +130,10 @@ LoadSpec parse_spec(const Napi::Object& spec) {
     if (s.precision != "fp32" && s.precision != "bf16")
       throw Error("INVALID_SPEC", "spec.precision must be 'fp32' or 'bf16' (got '" + s.precision + "')");
   }
+  if (!spec.Get("resident").IsUndefined()) {
+    if (!spec.Get("resident").IsBoolean()) throw Error("INVALID_SPEC", "spec.resident must be a boolean");
+    s.resident = spec.Get("resident").As<Napi::Boolean>().Value();
+  }
   Napi::Array files = array(spec, "files", "spec");
   for (uint32_t i = 0; i < files.Length(); ++i) {
     Napi::Value f = files.Get(i);

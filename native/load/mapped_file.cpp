@@ -13,7 +13,7 @@
 
 namespace smoe {
 
-MappedFile::MappedFile(const std::string& path) : path_(path) {
+MappedFile::MappedFile(const std::string& path, bool resident) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error("FILE_OPEN", "cannot open " + path + ": " + std::strerror(errno));
   struct stat st {};
@@ -22,7 +22,16 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     throw Error("FILE_OPEN", "not a regular file: " + path);
   }
   size_ = size_t(st.st_size);
-  if (size_ > 0) {
+  if (size_ > 0 && resident) {
+    try {
+      resident_ = std::make_unique<ResidentMemory>(size_, path);
+      read_file_into(path, fd, *resident_);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    addr_ = resident_->data();
+  } else if (size_ > 0) {
     addr_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (addr_ == MAP_FAILED) {
       int e = errno;
@@ -35,15 +44,11 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   ::close(fd);
 }
 
-OwnedWeights::OwnedWeights(size_t n) : data(new (std::nothrow) uint8_t[n > 0 ? n : 1]), size(n) {
-  if (!data) throw Error("OUT_OF_MEMORY", "cannot allocate " + std::to_string(n) + " bytes for quantized weights");
-}
-
 MappedFile::MappedFile(std::string label, std::shared_ptr<const OwnedWeights> owned)
-    : path_(std::move(label)), addr_(owned->data.get()), size_(owned->size), owned_(std::move(owned)) {}
+    : path_(std::move(label)), addr_(owned->data()), size_(owned->size), owned_(std::move(owned)) {}
 
 MappedFile::~MappedFile() {
-  if (addr_ && !owned_) ::munmap(addr_, size_);
+  if (addr_ && !owned_ && !resident_) ::munmap(addr_, size_);
 }
 
 }  // namespace smoe
