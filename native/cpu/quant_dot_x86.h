@@ -64,34 +64,31 @@ struct Dot {
   static __m256i dot_ss(__m256i aw, __m256i w, __m256i x) { return P::dot(aw, _mm256_sign_epi8(x, w)); }
 
   // 32-element types: the block's 32 quants as bytes (unpack(block) -> __m256i), signed (Q8_0, Q4_0, Q5_0) or
-  // unsigned with a min (Q4_1, Q5_1: + m_w * s_x per block). Even and odd blocks go to two fp32
-  // accumulators, acc[c] and acc[C + c], summed at the end: two chains of FMAs (one 4-cycle chain per 32
-  // weights bounded a thread at ~22 GB/s of Q8_0 from cache).
+  // unsigned with a min (Q4_1, Q5_1: + m_w * s_x per block).
   template <int C, class B, class A, class U>
   static void dot_32(const B* w, const A* const* x, int64_t nb, float* out, U unpack) {
-    __m256 acc[2 * C];
+    __m256 acc[C];
     float mins[C];
-    for (int c = 0; c < C; ++c) { acc[c] = acc[C + c] = _mm256_setzero_ps(); mins[c] = 0.f; }
+    for (int c = 0; c < C; ++c) { acc[c] = _mm256_setzero_ps(); mins[c] = 0.f; }
     for (int64_t i = 0; i < nb; ++i) {
-      const int64_t h = (i & 1) * C;
       const __m256i q = unpack(w[i]);
       const float dw = h2f(w[i].d);
       if constexpr (std::is_same_v<A, BlockQ8_1>) {
         const float mw = h2f(w[i].m);
         for (int c = 0; c < C; ++c) {
           const __m256i p = P::dot(q, load32(x[c][i].qs));
-          acc[h + c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(x[c][i].d)), _mm256_cvtepi32_ps(p), acc[h + c]);
+          acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(x[c][i].d)), _mm256_cvtepi32_ps(p), acc[c]);
           mins[c] += mw * h2f(x[c][i].s);
         }
       } else {
         const __m256i aw = _mm256_sign_epi8(q, q);
         for (int c = 0; c < C; ++c) {
           const __m256i p = dot_ss(aw, q, load32(x[c][i].qs));
-          acc[h + c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(x[c][i].d)), _mm256_cvtepi32_ps(p), acc[h + c]);
+          acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(x[c][i].d)), _mm256_cvtepi32_ps(p), acc[c]);
         }
       }
     }
-    for (int c = 0; c < C; ++c) out[c] = hsum(_mm256_add_ps(acc[c], acc[C + c])) + mins[c];
+    for (int c = 0; c < C; ++c) out[c] = hsum(acc[c]) + mins[c];
   }
   template <int C> static void dot(const BlockQ8_0* w, const BlockQ8_0* const* x, int64_t nb, float* out) {
     dot_32<C>(w, x, nb, out, [](const BlockQ8_0& b) { return load32(b.qs); });
