@@ -135,9 +135,9 @@ Napi::Value QuantizeRows(const Napi::CallbackInfo& info) {
       dest = owned_weights(info[6]);
       check(info.Length() >= 8 && info[7].IsNumber(), "offset must be a number");
       const double off = info[7].As<Napi::Number>().DoubleValue();
-      check(off >= 0 && off == std::floor(off) && off + double(out_bytes) <= double(dest->size),
+      check(off >= 0 && off == std::floor(off) && off + double(out_bytes) <= double(dest->size()),
             "offset " + std::to_string(off) + " + " + std::to_string(out_bytes) + " bytes runs past the " +
-                std::to_string(dest->size) + "-byte weights buffer");
+                std::to_string(dest->size()) + "-byte weights buffer");
       dst = dest->data() + size_t(off);
     } else {
       out = Napi::Buffer<uint8_t>::New(env, out_bytes);
@@ -174,7 +174,7 @@ Napi::Value ReadWeights(const Napi::CallbackInfo& info) {
     if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
       throw Error("INVALID_ARGUMENT", "readWeights(handle, offset, bytes)");
     const double off = info[1].As<Napi::Number>().DoubleValue(), n = info[2].As<Napi::Number>().DoubleValue();
-    if (!(off >= 0 && n >= 0) || off != std::floor(off) || n != std::floor(n) || off + n > double(w->size))
+    if (!(off >= 0 && n >= 0) || off != std::floor(off) || n != std::floor(n) || off + n > double(w->size()))
       throw Error("INVALID_ARGUMENT", "readWeights: range runs past the weights buffer");
     return Napi::Buffer<uint8_t>::Copy(env, w->data() + size_t(off), size_t(n));
   });

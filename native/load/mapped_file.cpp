@@ -45,7 +45,7 @@ MappedFile::MappedFile(const std::string& path, bool resident) : path_(path) {
 }
 
 MappedFile::MappedFile(std::string label, std::shared_ptr<const OwnedWeights> owned)
-    : path_(std::move(label)), addr_(owned->data()), size_(owned->size), owned_(std::move(owned)) {}
+    : path_(std::move(label)), addr_(owned->data()), size_(owned->size()), owned_(std::move(owned)) {}
 
 MappedFile::~MappedFile() {
   if (addr_ && !owned_ && !resident_) ::munmap(addr_, size_);

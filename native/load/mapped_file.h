@@ -16,10 +16,10 @@ namespace smoe {
 // Weight bytes in process memory (allocated by allocWeights, filled by quantizeRows), shared by the JS handle
 // and the models that use them.
 struct OwnedWeights {
-  explicit OwnedWeights(size_t n) : mem(n, "quantized weights"), size(n) {}  // throws Error{OUT_OF_MEMORY}
+  explicit OwnedWeights(size_t n) : mem(n, "quantized weights") {}  // throws Error{OUT_OF_MEMORY}
   uint8_t* data() const { return mem.data(); }
+  size_t size() const { return mem.size(); }
   ResidentMemory mem;
-  size_t size;
 };
 
 class MappedFile {
