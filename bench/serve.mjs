@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Serving benchmark: N concurrent streaming clients against a loopback `smoe serve` (a child process) for
 // T seconds each, with random prompt and output lengths and a share of clients that disconnect mid-stream.
-// Reports per client count: aggregate generated tokens/s, time to first token and inter-token latency
+// Reports per client count: aggregate generated tokens/s (tokens received inside the window; requests still
+// running at its end are stopped there, their tokens so far counted), time to first token and inter-token latency
 // (p50 / p99), requests done and disconnected, unexpected errors (must be 0), and the server's RSS at the
 // start and end of the run. With --gguf, the same load against llama.cpp's llama-server -np <max clients>
 // on that GGUF, in the same run, for comparison.
@@ -89,7 +90,9 @@ async function oneRequest(url, st, deadline) {
   const ac = new AbortController();
   const errorsBefore = st.errors.length;
   const t0 = performance.now();
-  let last = 0, chunks = 0, usage, disconnected = false, finished = false;
+  let last = 0, chunks = 0, usage, disconnected = false, finished = false, cut = false;
+  // The window ends for requests in flight too: they stop at the deadline, their tokens so far counted.
+  const timer = Number.isFinite(deadline) ? setTimeout(() => { cut = true; ac.abort(); }, Math.max(0, deadline - t0)) : undefined;
   try {
     const res = await fetch(`${url}/v1/completions`, {
       method: 'POST', signal: ac.signal, headers: { 'Content-Type': 'application/json' },
@@ -129,14 +132,18 @@ async function oneRequest(url, st, deadline) {
       if (disconnected) break;
     }
   } catch (e) {
-    if (!disconnected) st.errors.push(String(e?.message ?? e));
+    if (!disconnected && !cut) st.errors.push(String(e?.message ?? e));
+  } finally {
+    clearTimeout(timer);
   }
+  // Tokens received inside the window: usage when the request finished in it and the server sent usage (smoe
+  // does, with include_usage), else the text chunks seen before the deadline (one token each, but for a
+  // character split across byte tokens: the same small undercount for both servers).
+  st.tokens += finished && usage && !cut ? usage.completion_tokens : chunks;
+  if (cut && !finished) return; // stopped by the window's end: neither done nor disconnected
   if (disconnected) st.disconnected++;
   else if (finished) st.done++;
   else if (st.errors.length === errorsBefore) st.errors.push('the stream ended without data: [DONE]');
-  // Tokens generated inside the window: usage when the server sent it (smoe does, with include_usage), else the
-  // text chunks seen (one token each, but for a character split across byte tokens).
-  if (performance.now() <= deadline + 1000) st.tokens += usage ? usage.completion_tokens : chunks;
 }
 
 async function runLoad(server, clients) {
@@ -147,7 +154,7 @@ async function runLoad(server, clients) {
   await Promise.all(Array.from({ length: clients }, async () => {
     while (performance.now() < deadline) await oneRequest(server.url, st, deadline);
   }));
-  const wall = (performance.now() - t0) / 1000;
+  const wall = Math.max(seconds, (performance.now() - t0) / 1000);
   return {
     server: server.name, clients, seconds: wall, tokensPerSecond: st.tokens / wall, requests: st.done, disconnected: st.disconnected,
     ttftP50: pct(st.ttft, 50), ttftP99: pct(st.ttft, 99), itlP50: pct(st.gaps, 50), itlP99: pct(st.gaps, 99),
