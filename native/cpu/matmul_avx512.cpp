@@ -7,7 +7,9 @@ namespace smoe::cpu {
 namespace {
 struct Avx512 {
   using V = __m512;
-  static constexpr int W = 16, MT = 6, NT = 4;  // 24 accumulators + 4 weights + 1 activation of 32 zmm
+  // 1 chain x 6 tokens x 4 rows = 24 accumulators + 4 weights + 1 activation of 32 zmm (one chain streams at
+  // the read limit with 16 lanes: matmul_tile.h matvec_rows)
+  static constexpr int P = 1, W = 16, MT = 6, NT = 4, PMT = 6, PNT = 4;
   template <DType T> using Elem = std::conditional_t<T == DType::F32, float, uint16_t>;
   static V zero() { return _mm512_setzero_ps(); }
   static V load_f32(const float* p) { return _mm512_loadu_ps(p); }
@@ -18,6 +20,7 @@ struct Avx512 {
         _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
   }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static float hsum(V v) { return _mm512_reduce_add_ps(v); }
 };

@@ -3,13 +3,16 @@
 //   x:   [T, K]  F32, row-major (activations)
 //   w:   [O, K]  F32 / F16 / BF16, row-major, as stored in the checkpoint (PyTorch Linear layout)
 //   out: [T, ldo] F32
-// A tile is MT tokens x NT weight rows held in MT*NT vector accumulators: each step loads NT weight
+// A tile is MT tokens x NT weight rows held in P*MT*NT vector accumulators: each step loads NT weight
 // vectors (converted to fp32 in registers) and MT activation vectors and does MT*NT FMAs. The NT weight
 // rows of a block stay in L1 while every token tile passes over them, so each weight is read from memory
 // once per call (decode: T = 1, a bandwidth-bound matvec; prefill: T large, FMA-bound).
-// A matvec (decode, T = 1) goes through matvec_rows instead (same sum order, with prefetch).
-// S is a SIMD traits struct: V, W (lanes), zero(), load_f32(), load_w<DType>(), store(), fma(), hsum().
+// A matvec (decode, T = 1) goes through matvec_rows instead (same sum order, S::P chains per row).
+// S is a SIMD traits struct: V, W (lanes), P (FMA chains per row, see matmul_tile), MT x NT (the tile),
+// PMT x PNT (the packed prefill tile, matmul_tile_cm), zero(), load_f32(),
+// load_w<DType>(), store(), fma(), add(), hsum().
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -23,39 +26,114 @@ using MatmulFn = void (*)(float* out, int64_t ldo, const float* x, int64_t T, in
 
 // The scalar tails use an explicit fused multiply-add, so that every instantiation rounds alike (the
 // compiler would contract `s += a * b` in some and not in others).
+// The sum order of a row, which every kernel below keeps, so that a row's result does not depend on how many
+// tokens the call has: vector v of the row's whole vectors (lanes [v * W, v * W + W)) goes to chain v mod S::P;
+// each chain is summed front to back in its own accumulator; the chains are added in order (0 + 1, + 2, ...),
+// reduced across lanes, then the scalar tail is added element by element. A tile holds all P chains of its
+// MT x NT outputs (P * MT * NT accumulators).
 template <class S, DType WT, int MT, int NT>
 static inline void matmul_tile(float* out, int64_t ldo, const float* x, int64_t K, const void* w, int64_t o) {
   using V = typename S::V;
   using WE = typename S::template Elem<WT>;
-  V acc[MT][NT];
-  for (int i = 0; i < MT; ++i)
-    for (int j = 0; j < NT; ++j) acc[i][j] = S::zero();
+  constexpr int P = S::P;
+  constexpr int64_t step = int64_t(S::W) * P;
+  const int64_t kv = K / S::W * S::W;
   const WE* wr[NT];
   for (int j = 0; j < NT; ++j) wr[j] = static_cast<const WE*>(w) + (o + j) * K;
-  int64_t k = 0;
-  for (; k + S::W <= K; k += S::W) {
+  V acc[P][MT][NT];
+  for (int p = 0; p < P; ++p)
+    for (int i = 0; i < MT; ++i)
+      for (int j = 0; j < NT; ++j) acc[p][i][j] = S::zero();
+  auto vector_step = [&](int p, int64_t k) {
     V wv[NT];
     for (int j = 0; j < NT; ++j) wv[j] = S::template load_w<WT>(wr[j] + k);
     for (int i = 0; i < MT; ++i) {
       const V xv = S::load_f32(x + i * K + k);
-      for (int j = 0; j < NT; ++j) acc[i][j] = S::fma(xv, wv[j], acc[i][j]);
+      for (int j = 0; j < NT; ++j) acc[p][i][j] = S::fma(xv, wv[j], acc[p][i][j]);
     }
-  }
+  };
+  int64_t k = 0;
+  for (; k + step <= kv; k += step)
+    for (int p = 0; p < P; ++p) vector_step(p, k + p * S::W);
+  for (int p = 0; k < kv; k += S::W, ++p) vector_step(p, k);
   for (int i = 0; i < MT; ++i)
     for (int j = 0; j < NT; ++j) {
-      float s = S::hsum(acc[i][j]);
-      for (int64_t kk = k; kk < K; ++kk) s = __builtin_fmaf(x[i * K + kk], load_as_f32(wr[j], WT, size_t(kk)), s);
+      V sum = acc[0][i][j];
+      for (int p = 1; p < P; ++p) sum = S::add(sum, acc[p][i][j]);
+      float s = S::hsum(sum);
+      for (int64_t kk = kv; kk < K; ++kk) s = __builtin_fmaf(x[i * K + kk], load_as_f32(wr[j], WT, size_t(kk)), s);
       out[i * ldo + o + j] = s;
     }
 }
 
+// Chain-major layout of a row (the packed prefill path): the vectors of chain 0 first (v = 0, P, 2P, ...),
+// then those of chain 1, ..., then the scalar tail at [kv, K) as before. chain_start<S>(K, p) is where chain
+// p begins; to_chain_major copies a row of F32 into that layout.
+template <class S>
+inline int64_t chain_start(int64_t K, int p) {
+  const int64_t nv = K / S::W;
+  int64_t v = 0;
+  for (int q = 0; q < p; ++q) v += (nv - q + S::P - 1) / S::P;
+  return v * S::W;
+}
+template <class S>
+inline void to_chain_major(float* dst, const float* src, int64_t K) {
+  const int64_t nv = K / S::W;
+  for (int p = 0; p < S::P; ++p) {
+    float* d = dst + chain_start<S>(K, p);
+    for (int64_t v = p; v < nv; v += S::P, d += S::W) S::store(d, S::load_f32(src + v * S::W));
+  }
+  for (int64_t k = nv * S::W; k < K; ++k) dst[k] = src[k];
+}
+
+// matmul_tile over chain-major x and w (F32): each chain is one contiguous pass of the MT x NT tile, its sums
+// kept in memory between passes (added in chain order), so the tile keeps all its registers and a front-to-back
+// stream; the same order, and so the same results, as matmul_tile on the original layout.
+template <class S, int MT, int NT>
+static inline void matmul_tile_cm(float* out, int64_t ldo, const float* x, int64_t K, const float* w, int64_t o) {
+  using V = typename S::V;
+  const int64_t kv = K / S::W * S::W;
+  const float* wr[NT];
+  for (int j = 0; j < NT; ++j) wr[j] = w + (o + j) * K;
+  alignas(64) float chain[MT][NT][S::W];
+  for (int p = 0; p < S::P; ++p) {
+    V acc[MT][NT];
+    for (int i = 0; i < MT; ++i)
+      for (int j = 0; j < NT; ++j) acc[i][j] = S::zero();
+    const int64_t k1 = p + 1 < S::P ? chain_start<S>(K, p + 1) : kv;
+    for (int64_t k = chain_start<S>(K, p); k < k1; k += S::W) {
+      V wv[NT];
+      for (int j = 0; j < NT; ++j) wv[j] = S::load_f32(wr[j] + k);
+      for (int i = 0; i < MT; ++i) {
+        const V xv = S::load_f32(x + i * K + k);
+        for (int j = 0; j < NT; ++j) acc[i][j] = S::fma(xv, wv[j], acc[i][j]);
+      }
+    }
+    for (int i = 0; i < MT; ++i)
+      for (int j = 0; j < NT; ++j) S::store(chain[i][j], p == 0 ? acc[i][j] : S::add(S::load_f32(chain[i][j]), acc[i][j]));
+  }
+  for (int i = 0; i < MT; ++i)
+    for (int j = 0; j < NT; ++j) {
+      float s = S::hsum(S::load_f32(chain[i][j]));
+      for (int64_t kk = kv; kk < K; ++kk) s = __builtin_fmaf(x[i * K + kk], wr[j][kk], s);
+      out[i * ldo + o + j] = s;
+    }
+}
+
+// One tile: the interleaved kernel, or (CM) the chain-major one, whose weights are F32.
+template <class S, DType WT, int MT, int NT, bool CM>
+static inline void tile(float* out, int64_t ldo, const float* x, int64_t K, const void* w, int64_t o) {
+  if constexpr (CM) matmul_tile_cm<S, MT, NT>(out, ldo, x, K, static_cast<const float*>(w), o);
+  else matmul_tile<S, WT, MT, NT>(out, ldo, x, K, w, o);
+}
+
 // Token remainder: MT known at compile time for each of 1..MTMAX.
-template <class S, DType WT, int MT, int NT>
+template <class S, DType WT, int MT, int NT, bool CM>
 static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, int64_t rem, int64_t K,
                                       const void* w, int64_t o) {
   if constexpr (MT >= 1) {
-    if (rem == MT) { matmul_tile<S, WT, MT, NT>(out, ldo, x, K, w, o); return; }
-    matmul_tokens_tail<S, WT, MT - 1, NT>(out, ldo, x, rem, K, w, o);
+    if (rem == MT) { tile<S, WT, MT, NT, CM>(out, ldo, x, K, w, o); return; }
+    matmul_tokens_tail<S, WT, MT - 1, NT, CM>(out, ldo, x, rem, K, w, o);
   }
 }
 
@@ -64,71 +142,89 @@ static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, i
 // sequential stream, which the hardware prefetchers follow at the full read bandwidth. Measured on a Zen 4
 // EPYC, 1 thread, a 65 MB F16 matrix (bench/micro/matvec.cpp): this loop streams at the probed limit
 // (17.7 of 17.7 GB/s on file-mapped pages, 27.9 of 27.7 on huge pages), where 4 or 8 interleaved rows with
-// or without prefetch reached 9-13 GB/s. One accumulator per row, lanes over k in steps of W, reduced, then
-// the scalar tail: the sum order of matmul_tile<S, WT, 1, NT>, so a row's result does not depend on how
-// many tokens the call has.
+// or without prefetch reached 9-13 GB/s. The S::P chains of matmul_tile's order run side by side: with 8
+// lanes one chain is bound by the FMA latency (AVX2, 1 thread, 7 MB F16 / BF16, bench/micro/matvec_avx2.cpp:
+// 1 chain 9.8-11.0 GB/s, 2 chains 13.4-14.6, 4 chains 13.5-15.6, plain read 17.0-18.4; two or four contiguous parts of a row,
+// several streams, 7.2-13.2).
 template <class S, DType WT>
 static void matvec_rows(float* out, const float* x, int64_t K, const void* w, int64_t o0, int64_t o1) {
   using V = typename S::V;
   using WE = typename S::template Elem<WT>;
+  constexpr int P = S::P;
+  constexpr int64_t step = int64_t(S::W) * P;
+  const int64_t kv = K / S::W * S::W;
   for (int64_t o = o0; o < o1; ++o) {
     const WE* wr = static_cast<const WE*>(w) + o * K;
-    V acc = S::zero();
+    V acc[P];
+    for (int p = 0; p < P; ++p) acc[p] = S::zero();
     int64_t k = 0;
-    for (; k + S::W <= K; k += S::W) acc = S::fma(S::load_f32(x + k), S::template load_w<WT>(wr + k), acc);
-    float s = S::hsum(acc);
-    for (; k < K; ++k) s = __builtin_fmaf(x[k], load_as_f32(wr, WT, size_t(k)), s);
+    for (; k + step <= kv; k += step)
+      for (int p = 0; p < P; ++p) acc[p] = S::fma(S::load_f32(x + k + p * S::W), S::template load_w<WT>(wr + k + p * S::W), acc[p]);
+    for (int p = 0; k < kv; k += S::W, ++p) acc[p] = S::fma(S::load_f32(x + k), S::template load_w<WT>(wr + k), acc[p]);
+    V sum = acc[0];
+    for (int p = 1; p < P; ++p) sum = S::add(sum, acc[p]);
+    float s = S::hsum(sum);
+    for (k = kv; k < K; ++k) s = __builtin_fmaf(x[k], load_as_f32(wr, WT, size_t(k)), s);
     out[o] = s;
   }
 }
 
-// The NT rows of w at row o as F32 into panel[NT, K] (16-bit weights converted once per block).
+// The NT rows of w at row o as F32 into panel[NT, K] in chain-major layout (16-bit weights converted once
+// per block).
 template <class S, DType WT, int NT>
 static inline void convert_panel(float* panel, int64_t K, const void* w, int64_t o) {
   using WE = typename S::template Elem<WT>;
+  const int64_t nv = K / S::W;
   for (int j = 0; j < NT; ++j) {
     const WE* r = static_cast<const WE*>(w) + (o + j) * K;
-    float* d = panel + j * K;
-    int64_t k = 0;
-    for (; k + S::W <= K; k += S::W) S::store(d + k, S::template load_w<WT>(r + k));
-    for (; k < K; ++k) d[k] = load_as_f32(r, WT, size_t(k));
+    float* row = panel + j * K;
+    for (int p = 0; p < S::P; ++p) {
+      float* d = row + chain_start<S>(K, p);
+      for (int64_t v = p; v < nv; v += S::P, d += S::W) S::store(d, S::template load_w<WT>(r + v * S::W));
+    }
+    for (int64_t k = nv * S::W; k < K; ++k) row[k] = load_as_f32(r, WT, size_t(k));
   }
 }
 
-// All token tiles of one NT-row block whose weights are `wb` (dtype BT) at row `o`.
-template <class S, DType BT, int NT>
+// All token tiles of one NT-row block whose weights are `wb` (dtype BT; chain-major F32 when CM) at row `o`.
+template <class S, DType BT, int NT, bool CM>
 static inline void matmul_block_tokens(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* wb,
                                        int64_t o) {
-  constexpr int MT = S::MT;
+  constexpr int MT = CM ? S::PMT : S::MT;
   int64_t t = 0;
-  for (; t + MT <= T; t += MT) matmul_tile<S, BT, MT, NT>(out + t * ldo, ldo, x + t * K, K, wb, o);
-  if (t < T) matmul_tokens_tail<S, BT, MT - 1, NT>(out + t * ldo, ldo, x + t * K, T - t, K, wb, o);
+  for (; t + MT <= T; t += MT) tile<S, BT, MT, NT, CM>(out + t * ldo, ldo, x + t * K, K, wb, o);
+  if (t < T) matmul_tokens_tail<S, BT, MT - 1, NT, CM>(out + t * ldo, ldo, x + t * K, T - t, K, wb, o);
 }
 
 template <class S, DType WT>
 static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w,
                          int64_t o0, int64_t o1) {
-  constexpr int MT = S::MT, NT = S::NT;
+  constexpr int NT = S::NT, PMT = S::PMT, PNT = S::PNT;
   int64_t o = o0;
   if (T == 1) { matvec_rows<S, WT>(out, x, K, w, o0, o1); return; }
-  // A GEMM (prefill) wants the MT x NT tile: NT weight rows reused by every token tile from L1 / L2. With
-  // 16-bit weights and more than one token tile, the block is converted to an F32 panel once, so the
-  // conversions leave the inner loop (on many cores they share ports with the FMAs). The values, and so
-  // the sums, are the same either way.
-  thread_local std::vector<float> panel;
-  bool packed = WT != DType::F32 && T > MT;
-  if (packed && panel.size() < size_t(NT * K)) {
-    try { panel.resize(size_t(NT * K)); } catch (...) { packed = false; }  // runs on pool threads: never throw
+  // A GEMM (prefill) wants a large tile: NT weight rows reused by every token tile from L1 / L2. With 16-bit
+  // weights and more than one token tile, the block is converted once to an F32 panel in chain-major layout
+  // and x copied once to the same layout, so that the PMT x PNT tile sums each chain in one front-to-back
+  // pass with all its registers (the conversions also leave the inner loop: on many cores they share ports
+  // with the FMAs). The values and the sum order, and so the sums, are those of the direct tile.
+  thread_local std::vector<float> panel, xcm;
+  bool packed = WT != DType::F32 && T > PMT;
+  if (packed && (panel.size() < size_t(PNT * K) || xcm.size() < size_t(T * K))) {
+    try {  // runs on pool threads: never throw
+      panel.resize(std::max(panel.size(), size_t(PNT * K)));
+      xcm.resize(std::max(xcm.size(), size_t(T * K)));
+    } catch (...) { packed = false; }
   }
   if (packed) {
-    for (; o + NT <= o1; o += NT) {
-      convert_panel<S, WT, NT>(panel.data(), K, w, o);
-      matmul_block_tokens<S, DType::F32, NT>(out + o, ldo, x, T, K, panel.data(), 0);
+    for (int64_t t = 0; t < T; ++t) to_chain_major<S>(xcm.data() + t * K, x + t * K, K);
+    for (; o + PNT <= o1; o += PNT) {
+      convert_panel<S, WT, PNT>(panel.data(), K, w, o);
+      matmul_block_tokens<S, DType::F32, PNT, true>(out + o, ldo, xcm.data(), T, K, panel.data(), 0);
     }
   } else {
-    for (; o + NT <= o1; o += NT) matmul_block_tokens<S, WT, NT>(out, ldo, x, T, K, w, o);
+    for (; o + NT <= o1; o += NT) matmul_block_tokens<S, WT, NT, false>(out, ldo, x, T, K, w, o);
   }
-  for (; o < o1; ++o) matmul_block_tokens<S, WT, 1>(out, ldo, x, T, K, w, o);
+  for (; o < o1; ++o) matmul_block_tokens<S, WT, 1, false>(out, ldo, x, T, K, w, o);
 }
 
 template <class S>
