@@ -133,25 +133,33 @@ struct Dot {
   static __m256i weighted_bsums(__m256i c16, const BlockQ8_K& x) { return _mm256_madd_epi16(c16, bsums(x)); }
 
   // The K-type skeleton: per super-block, prep(block) makes the row's per-block state (scales etc.), groups
-  // (block, state, a[4C], x[C] blocks) adds the scaled group products into a[s * C + c], and finish(block, state, a, xb,
-  // acc) turns them into fp32 (offsets / mins included).
-  // The group products of token c go to four int32 accumulators a[s * C + c] (s = sub-block index mod 4),
-  // added before finish: four dependency chains of vpdpwssd / vpmaddwd instead of one (a chain of 8-16 per
-  // super-block bounded a thread at ~11 GB/s of Q4_K), and integer sums, so the result is the same.
+  // (block, state, a[chains(C) * C], x[C] blocks) adds the scaled group products into a[slot<C>(s, c)], and
+  // finish(block, state, a, xb, acc) turns them into fp32 (offsets / mins included).
+  // The group products of token c go to chains(C) int32 accumulators a[(s % chains(C)) * C + c] (s = the
+  // group's index), added before finish: with one token, four dependency chains of vpdpwssd / vpmaddwd
+  // instead of one (a chain of 8-16 per super-block bounded a thread at ~11 GB/s of Q4_K); with more, the
+  // tokens are the independent chains, and fewer accumulators leave the registers to the tile (4 tokens x 4
+  // chains filled all 16 of AVX2 and spilled). Integer sums, so the result is the same for every C.
+  static constexpr int chains(int C) { return C >= 4 ? 1 : C >= 2 ? 2 : 4; }
+  template <int C> static constexpr int slot(int s, int c) { return (s % chains(C)) * C + c; }
   template <int C, class B, class Prep, class Groups, class Finish>
   static void dot_k(const B* w, const BlockQ8_K* const* x, int64_t nb, float* out, Prep prep, Groups groups,
                     Finish finish) {
+    constexpr int A = chains(C);
     __m256 acc[C];
     for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
       const auto st = prep(w[i]);
       const BlockQ8_K* xb[C];
-      __m256i a[4 * C];
-      for (int c = 0; c < C; ++c) { xb[c] = x[c] + i; a[c] = a[C + c] = a[2 * C + c] = a[3 * C + c] = _mm256_setzero_si256(); }
+      __m256i a[A * C];
+      for (int c = 0; c < C; ++c) xb[c] = x[c] + i;
+      for (int k = 0; k < A * C; ++k) a[k] = _mm256_setzero_si256();
       groups(w[i], st, a, xb);
-      for (int c = 0; c < C; ++c)
-        acc[c] = finish(w[i], st, _mm256_add_epi32(_mm256_add_epi32(a[c], a[C + c]), _mm256_add_epi32(a[2 * C + c], a[3 * C + c])),
-                        *xb[c], acc[c]);
+      for (int c = 0; c < C; ++c) {
+        __m256i sum = a[c];
+        for (int k = 1; k < A; ++k) sum = _mm256_add_epi32(sum, a[k * C + c]);
+        acc[c] = finish(w[i], st, sum, *xb[c], acc[c]);
+      }
     }
     for (int c = 0; c < C; ++c) out[c] = hsum(acc[c]);
   }
@@ -174,7 +182,7 @@ struct Dot {
             const __m256i q = load32(b.qs + 32 * h);
             for (int j = 0; j < 4; ++j) {
               const __m256i u = field(q, 2 * j, 3), sc = scales_16(st.sc16, h, j);
-              for (int c = 0; c < C; ++c) a[j * C + c] = P::dot_scaled(a[j * C + c], u, load32(xb[c]->qs + 128 * h + 32 * j), sc);
+              for (int c = 0; c < C; ++c) a[slot<C>(j, c)] = P::dot_scaled(a[slot<C>(j, c)], u, load32(xb[c]->qs + 128 * h + 32 * j), sc);
             }
           }
         },
@@ -196,7 +204,7 @@ struct Dot {
             for (int j = 0; j < 4; ++j) {
               const __m256i u = _mm256_or_si256(field(q, 2 * j, 3), _mm256_slli_epi16(field(hm, 4 * h + j, 1), 2));
               const __m256i sc = scales_16(sc16, h, j);
-              for (int c = 0; c < C; ++c) a[j * C + c] = P::dot_scaled(a[j * C + c], u, load32(xb[c]->qs + 128 * h + 32 * j), sc);
+              for (int c = 0; c < C; ++c) a[slot<C>(j, c)] = P::dot_scaled(a[slot<C>(j, c)], u, load32(xb[c]->qs + 128 * h + 32 * j), sc);
             }
           }
         },
@@ -228,9 +236,9 @@ struct Dot {
             unpack(b, g, lo, hi);
             const __m256i s0 = scales_32(sc8, 2 * g), s1 = scales_32(sc8, 2 * g + 1);
             for (int c = 0; c < C; ++c) {
-              const int s = 2 * (g & 1) * C + c;
-              a[s] = P::dot_scaled(a[s], lo, load32(xb[c]->qs + 64 * g), s0);
-              a[s + C] = P::dot_scaled(a[s + C], hi, load32(xb[c]->qs + 64 * g + 32), s1);
+              const int l = slot<C>(2 * (g & 1), c), h = slot<C>(2 * (g & 1) + 1, c);
+              a[l] = P::dot_scaled(a[l], lo, load32(xb[c]->qs + 64 * g), s0);
+              a[h] = P::dot_scaled(a[h], hi, load32(xb[c]->qs + 64 * g + 32), s1);
             }
           }
         },
@@ -271,7 +279,7 @@ struct Dot {
             };
             for (int k = 0; k < 4; ++k) {
               const __m256i sc = scales_16(sc16, h, k);
-              for (int c = 0; c < C; ++c) a[k * C + c] = P::dot_scaled(a[k * C + c], u[k], load32(xb[c]->qs + 128 * h + 32 * k), sc);
+              for (int c = 0; c < C; ++c) a[slot<C>(k, c)] = P::dot_scaled(a[slot<C>(k, c)], u[k], load32(xb[c]->qs + 128 * h + 32 * k), sc);
             }
           }
         },
