@@ -25,8 +25,8 @@ ActFormat act_format(DType w) {
 
 size_t act_row_bytes(ActFormat f, int64_t K) {
   switch (f) {
-    case ActFormat::Q8_0: return size_t(K / QK) * sizeof(BlockQ8_0);
-    case ActFormat::Q8_1: return size_t(K / QK) * sizeof(BlockQ8_1);
+    case ActFormat::Q8_0: return size_t(K / QK) * sizeof(ActQ8_0);
+    case ActFormat::Q8_1: return size_t(K / QK) * sizeof(ActQ8_1);
     case ActFormat::Q8_K: return size_t(K / QK_K) * sizeof(BlockQ8_K);
     default: return size_t(K) * sizeof(float);
   }
@@ -38,12 +38,12 @@ namespace {
 inline int round_even(float v) { return int(std::nearbyint(v)); }
 inline int8_t sat8(int v) { return int8_t(std::min(127, std::max(-128, v))); }
 
-// Writes fp16(d) and the quants; returns d (in fp32) and the integer sum of the quants (for Q8_1).
-float q8_block(const float* x, uint16_t& dh, int8_t* qs, int& sum) {
+// Writes fp16(d) (as a float) and the quants; returns d (in fp32) and the integer sum of the quants (for Q8_1).
+float q8_block(const float* x, float& dh, int8_t* qs, int& sum) {
   float amax = 0.f;
   for (int j = 0; j < QK; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / 127.f;
-  dh = f32_to_f16(d);
+  dh = f16_to_f32(f32_to_f16(d));
   const float id = amax != 0.f ? 127.f / amax : 0.f;
   sum = 0;
   for (int j = 0; j < QK; ++j) {
@@ -83,15 +83,15 @@ void quantize_act_rows(ActFormat f, const float* x, int64_t K, int64_t t0, int64
     const float* xr = x + t * K;
     char* row = static_cast<char*>(dst) + size_t(t) * rb;
     if (f == ActFormat::Q8_0) {
-      auto* y = reinterpret_cast<BlockQ8_0*>(row);
+      auto* y = reinterpret_cast<ActQ8_0*>(row);
       int sum;
       for (int64_t b = 0; b < K / QK; ++b) q8_block(xr + b * QK, y[b].d, y[b].qs, sum);
     } else if (f == ActFormat::Q8_1) {
-      auto* y = reinterpret_cast<BlockQ8_1*>(row);
+      auto* y = reinterpret_cast<ActQ8_1*>(row);
       for (int64_t b = 0; b < K / QK; ++b) {
         int sum;
         const float d = q8_block(xr + b * QK, y[b].d, y[b].qs, sum);
-        y[b].s = f32_to_f16(d * float(sum));
+        y[b].s = f16_to_f32(f32_to_f16(d * float(sum)));
       }
     } else if (f == ActFormat::Q8_K) {
       auto* y = reinterpret_cast<BlockQ8_K*>(row);

@@ -39,9 +39,13 @@ struct BlockQ5_K { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK
 // 16 sub-blocks of 16: x = d * scales[s] * (q - 32), q = 4 low bits from ql | 2 high bits from qh << 4.
 struct BlockQ6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; };
 
-// Activation blocks (made from the F32 activations once per matmul):
+// Activation blocks (made from the F32 activations once per matmul). ggml's Q8_0 / Q8_1 activation blocks
+// hold fp16 scales; these hold the same fp16-rounded values as floats, so the dot products multiply them
+// without a conversion per block and token (the products, and so the results, are ggml's):
+// Q8_0: d = fp16(amax / 127), q in [-127, 127].
+struct ActQ8_0 { float d; int8_t qs[QK]; };
 // Q8_1: as Q8_0 plus s = fp16(d * sum(qs)) (for the weight types with a min: Q4_1, Q5_1).
-struct BlockQ8_1 { uint16_t d, s; int8_t qs[QK]; };
+struct ActQ8_1 { float d, s; int8_t qs[QK]; };
 // Q8_K: a float scale and the sums of each 16 quants (the K types' mins and offsets use them).
 struct BlockQ8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
 
@@ -49,7 +53,7 @@ static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(Block
               sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24, "32-element block sizes differ from ggml");
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 &&
               sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210, "K-quant block sizes differ from ggml");
-static_assert(sizeof(BlockQ8_1) == 36 && sizeof(BlockQ8_K) == 292, "activation block sizes differ from ggml");
+static_assert(sizeof(BlockQ8_K) == 292, "activation block size differs from ggml");
 
 // The 6-bit scale and min of sub-block j of a Q4_K / Q5_K super-block (ggml's get_scale_min_k4).
 inline void scale_min_k4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {

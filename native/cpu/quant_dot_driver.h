@@ -45,11 +45,11 @@ template <class D>
 void quant_matmul_dispatch(float* out, int64_t ldo, const void* xq, int64_t T, int64_t K, const void* w, DType wt,
                            int64_t o0, int64_t o1) {
   switch (wt) {
-    case DType::Q8_0: quant_rows<D, BlockQ8_0, BlockQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q4_0: quant_rows<D, BlockQ4_0, BlockQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q4_1: quant_rows<D, BlockQ4_1, BlockQ8_1>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q5_0: quant_rows<D, BlockQ5_0, BlockQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
-    case DType::Q5_1: quant_rows<D, BlockQ5_1, BlockQ8_1>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q8_0: quant_rows<D, BlockQ8_0, ActQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q4_0: quant_rows<D, BlockQ4_0, ActQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q4_1: quant_rows<D, BlockQ4_1, ActQ8_1>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q5_0: quant_rows<D, BlockQ5_0, ActQ8_0>(out, ldo, xq, T, K, w, o0, o1); break;
+    case DType::Q5_1: quant_rows<D, BlockQ5_1, ActQ8_1>(out, ldo, xq, T, K, w, o0, o1); break;
     case DType::Q2_K: quant_rows<D, BlockQ2_K, BlockQ8_K>(out, ldo, xq, T, K, w, o0, o1); break;
     case DType::Q3_K: quant_rows<D, BlockQ3_K, BlockQ8_K>(out, ldo, xq, T, K, w, o0, o1); break;
     case DType::Q4_K: quant_rows<D, BlockQ4_K, BlockQ8_K>(out, ldo, xq, T, K, w, o0, o1); break;

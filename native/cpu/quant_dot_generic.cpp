@@ -48,8 +48,8 @@ float dot_32(const B* w, const A* x, int64_t nb) {
     else unpack32(w[i].qs, nullptr, u);
     int isum = 0;
     for (int j = 0; j < QK; ++j) isum += (int(u[j]) - OFF) * x[i].qs[j];
-    s += float(isum) * (h2f(w[i].d) * h2f(x[i].d));
-    if constexpr (std::is_same_v<A, BlockQ8_1>) s += h2f(w[i].m) * h2f(x[i].s);
+    s += float(isum) * (h2f(w[i].d) * x[i].d);
+    if constexpr (std::is_same_v<A, ActQ8_1>) s += h2f(w[i].m) * x[i].s;
   }
   return s;
 }
@@ -81,15 +81,15 @@ struct Generic {
   static void dot(const WB* w, const AB* const* x, int64_t nb, float* out) {
     for (int c = 0; c < C; ++c) out[c] = one(w, x[c], nb);
   }
-  static float one(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
+  static float one(const BlockQ8_0* w, const ActQ8_0* x, int64_t nb) {
     float s = 0.f;
-    for (int64_t i = 0; i < nb; ++i) s += float(dot_i8(w[i].qs, x[i].qs, QK)) * (h2f(w[i].d) * h2f(x[i].d));
+    for (int64_t i = 0; i < nb; ++i) s += float(dot_i8(w[i].qs, x[i].qs, QK)) * (h2f(w[i].d) * x[i].d);
     return s;
   }
-  static float one(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) { return dot_32<false, 8>(w, x, nb); }
-  static float one(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) { return dot_32<true, 16>(w, x, nb); }
-  static float one(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) { return dot_32<false, 0>(w, x, nb); }
-  static float one(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) { return dot_32<true, 0>(w, x, nb); }
+  static float one(const BlockQ4_0* w, const ActQ8_0* x, int64_t nb) { return dot_32<false, 8>(w, x, nb); }
+  static float one(const BlockQ5_0* w, const ActQ8_0* x, int64_t nb) { return dot_32<true, 16>(w, x, nb); }
+  static float one(const BlockQ4_1* w, const ActQ8_1* x, int64_t nb) { return dot_32<false, 0>(w, x, nb); }
+  static float one(const BlockQ5_1* w, const ActQ8_1* x, int64_t nb) { return dot_32<true, 0>(w, x, nb); }
 
   static float one(const BlockQ2_K* w, const BlockQ8_K* x, int64_t nb) {
     float s = 0.f;

@@ -73,39 +73,39 @@ struct Dot {
     for (int64_t i = 0; i < nb; ++i) {
       const __m256i q = unpack(w[i]);
       const float dw = h2f(w[i].d);
-      if constexpr (std::is_same_v<A, BlockQ8_1>) {
+      if constexpr (std::is_same_v<A, ActQ8_1>) {
         const float mw = h2f(w[i].m);
         for (int c = 0; c < C; ++c) {
           const __m256i p = P::dot(q, load32(x[c][i].qs));
-          acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(x[c][i].d)), _mm256_cvtepi32_ps(p), acc[c]);
-          mins[c] += mw * h2f(x[c][i].s);
+          acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[c][i].d), _mm256_cvtepi32_ps(p), acc[c]);
+          mins[c] += mw * x[c][i].s;
         }
       } else {
         const __m256i aw = _mm256_sign_epi8(q, q);
         for (int c = 0; c < C; ++c) {
           const __m256i p = dot_ss(aw, q, load32(x[c][i].qs));
-          acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(x[c][i].d)), _mm256_cvtepi32_ps(p), acc[c]);
+          acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[c][i].d), _mm256_cvtepi32_ps(p), acc[c]);
         }
       }
     }
     for (int c = 0; c < C; ++c) out[c] = hsum(acc[c]) + mins[c];
   }
-  template <int C> static void dot(const BlockQ8_0* w, const BlockQ8_0* const* x, int64_t nb, float* out) {
+  template <int C> static void dot(const BlockQ8_0* w, const ActQ8_0* const* x, int64_t nb, float* out) {
     dot_32<C>(w, x, nb, out, [](const BlockQ8_0& b) { return load32(b.qs); });
   }
-  template <int C> static void dot(const BlockQ4_0* w, const BlockQ8_0* const* x, int64_t nb, float* out) {
+  template <int C> static void dot(const BlockQ4_0* w, const ActQ8_0* const* x, int64_t nb, float* out) {
     dot_32<C>(w, x, nb, out, [](const BlockQ4_0& b) { return _mm256_sub_epi8(nibbles32(b.qs), bytes(8)); });
   }
-  template <int C> static void dot(const BlockQ5_0* w, const BlockQ8_0* const* x, int64_t nb, float* out) {
+  template <int C> static void dot(const BlockQ5_0* w, const ActQ8_0* const* x, int64_t nb, float* out) {
     // (q | bit4) - 16 == q | 0xF0 where bit 4 is clear (as a signed byte).
     dot_32<C>(w, x, nb, out, [](const BlockQ5_0& b) {
       return _mm256_or_si256(nibbles32(b.qs), _mm256_andnot_si256(bits32(b.qh), bytes(0xF0)));
     });
   }
-  template <int C> static void dot(const BlockQ4_1* w, const BlockQ8_1* const* x, int64_t nb, float* out) {
+  template <int C> static void dot(const BlockQ4_1* w, const ActQ8_1* const* x, int64_t nb, float* out) {
     dot_32<C>(w, x, nb, out, [](const BlockQ4_1& b) { return nibbles32(b.qs); });
   }
-  template <int C> static void dot(const BlockQ5_1* w, const BlockQ8_1* const* x, int64_t nb, float* out) {
+  template <int C> static void dot(const BlockQ5_1* w, const ActQ8_1* const* x, int64_t nb, float* out) {
     dot_32<C>(w, x, nb, out, [](const BlockQ5_1& b) {
       return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(bits32(b.qh), bytes(0x10)));
     });
