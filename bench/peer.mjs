@@ -3,7 +3,7 @@
 //   1. builds llama.cpp once (bench/peer/build-llama-cpp.sh DEST; a bench-only step, never a dependency),
 //   2. writes the model pair once (bench/peer/make-mixtral-pair.py: HF f16 + HF bf16 + GGUF f16 from the same
 //      numbers) and quantizes the GGUF with llama-quantize (bf16, q8_0, q4_k_m, q6_k),
-//   3. probes the read bandwidth and FMA peak (bench/roofline.cpp) on each thread count, before and after,
+//   3. probes the read bandwidth, FMA and int8 MAC peaks (bench/roofline.cpp) on each thread count, before and after,
 //   4. alternates smoe and `llama-bench -p P -n N -t T -r 1` run by run (each run a fresh process), for every
 //      type and thread count; smoe also decodes with expertsPerToken 1 (top-1),
 //   5. appends to bench/RESULTS.md a table of medians: tok/s, ratio smoe / llama.cpp, bytes per decoded token
@@ -225,7 +225,8 @@ lines.push(`Command: \`${cmd}\`. Model: random Mixtral shape ${shape.join(',')} 
   `llama.cpp ${llamaCommit} (node-llama-cpp 3.22.1's source, bench/peer/build-llama-cpp.sh).`);
 if (pairCheck.length) lines.push(`Same numbers in both formats: smoe's max |logit difference| HF folder vs GGUF on 8 tokens: ${pairCheck.join(', ')}.`);
 lines.push(`CPU flags: ${flags}. Limits (bench/roofline.cpp, before / after): ` + threadList.map((n) =>
-  `${n} thread${n > 1 ? 's' : ''}: read ${probes[n].map((p) => p.readGBs).join(' / ')} GB/s, FMA ${probes[n].map((p) => p.fmaAvx512GFlops ?? p.fmaAvx2GFlops).join(' / ')} GFLOP/s`).join('; ') + '.');
+  `${n} thread${n > 1 ? 's' : ''}: read ${probes[n].map((p) => p.readGBs).join(' / ')} GB/s, FMA ${probes[n].map((p) => p.fmaAvx512GFlops ?? p.fmaAvx2GFlops).join(' / ')} GFLOP/s, ` +
+  `int8 MAC (AVX2 vpmaddubsw + vpmaddwd) ${probes[n].map((p) => p.int8Avx2GMacs).join(' / ')} GMAC/s`).join('; ') + '.');
 lines.push('', '| type | threads | smoe SIMD | smoe prefill | llama.cpp prefill | ratio | smoe decode (min–max) | llama.cpp decode | ratio | llama.cpp read-in decode | ratio | MB / token | smoe GB/s (% of read) | llama.cpp GB/s (% of read) | smoe top-1 decode (speed-up) |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const summary = {};

@@ -1,6 +1,7 @@
 // The physical limits the CPU benchmark is measured against, on T threads:
 //   read bandwidth: each thread sums its own slice of a buffer far larger than the caches (GB/s)
 //   FMA peak: each thread runs independent fused multiply-add chains (GFLOP/s), for AVX2 and AVX-512
+//   int8 MAC peak: each thread runs independent vpmaddubsw + vpmaddwd + vpaddd chains (GMAC/s, AVX2)
 // Build: g++ -O3 -pthread bench/roofline.cpp -o roofline   Run: ./roofline [threads]
 #include <immintrin.h>
 
@@ -60,6 +61,21 @@ __attribute__((target("avx512f,avx2,fma"))) double fma_chains(long iters) {
   }
 }
 
+// The int8 multiply-accumulate peak of the quantized dot products' inner step (quant_dot_x86.h dot_scaled):
+// vpmaddubsw (32 u8 x s8 products, summed in pairs to int16), vpmaddwd by int16 scales (pairs to int32), and
+// vpaddd into the accumulator; 12 independent accumulators. Counts 32 MACs per step.
+__attribute__((target("avx2"))) int maddubs_chains(long iters) {
+  __m256i a[12], u = _mm256_set1_epi8(7), s = _mm256_set1_epi8(-3), sc = _mm256_set1_epi16(5);
+  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_epi32(i);
+  for (long it = 0; it < iters; ++it) {
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_add_epi32(a[i], _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), sc));
+    u = _mm256_add_epi8(u, _mm256_set1_epi8(1));  // keeps the products from being hoisted out of the loop
+  }
+  __m256i t = a[0];
+  for (int i = 1; i < 12; ++i) t = _mm256_add_epi32(t, a[i]);
+  return _mm256_extract_epi32(t, 0);
+}
+
 int main(int argc, char** argv) {
   const int T = argc > 1 ? std::atoi(argv[1]) : 2;
   __builtin_cpu_init();
@@ -81,6 +97,9 @@ int main(int argc, char** argv) {
   const long iters = 200000000;
   double s2 = run_threads(T, [&](int) { sink = sink + float(fma_chains<8>(iters)); });
   std::printf(", \"fmaAvx2GFlops\": %.1f", double(T) * iters * 12 * 8 * 2 / s2 / 1e9);
+  const long miters = 100000000;
+  double s4 = run_threads(T, [&](int) { sink = sink + float(maddubs_chains(miters)); });
+  std::printf(", \"int8Avx2GMacs\": %.1f", double(T) * miters * 12 * 32 / s4 / 1e9);
   if (__builtin_cpu_supports("avx512f")) {
     double s3 = run_threads(T, [&](int) { sink = sink + float(fma_chains<16>(iters)); });
     std::printf(", \"fmaAvx512GFlops\": %.1f", double(T) * iters * 12 * 16 * 2 / s3 / 1e9);
