@@ -40,21 +40,21 @@ for (const simd of levels) {
         for (const [O, K] of [[37, 67], [64, 1024], [19, 200], [5, 3]])
           // T = 3: the direct tiles only; T = 7: 16-bit weights take the packed (chain-major) panel.
           for (const T of [3, 7]) {
-          const w = weight(O, K, dtype, r);
-          const wv = weightValues(w);
-          const x = randn(T * K, r, 1);
-          const want = matmulRef(x, wv, T, O, K);
-          let first;
-          for (const threads of THREADS) {
-            const all = addon.opTest('matmul', { simd, threads, x, w, T }).out;
-            near(all, want, 1e-5, `${dtype} [${O}, ${K}] T ${T} threads ${threads}`);
-            if (first) assert.deepEqual(all, first, `${dtype} [${O}, ${K}]: threads ${threads} differ from 1`);
-            first ??= all;
-            for (const t of [0, Math.min(3, T - 2), T - 1]) {
-              const one = addon.opTest('matmul', { simd, threads, x: x.slice(t * K, (t + 1) * K), w, T: 1 }).out;
-              assert.deepEqual(one, all.slice(t * O, (t + 1) * O), `${dtype} [${O}, ${K}]: row ${t} of T ${T} vs T 1`);
+            const w = weight(O, K, dtype, r);
+            const wv = weightValues(w);
+            const x = randn(T * K, r, 1);
+            const want = matmulRef(x, wv, T, O, K);
+            let first;
+            for (const threads of THREADS) {
+              const all = addon.opTest('matmul', { simd, threads, x, w, T }).out;
+              near(all, want, 1e-5, `${dtype} [${O}, ${K}] T ${T} threads ${threads}`);
+              if (first) assert.deepEqual(all, first, `${dtype} [${O}, ${K}]: threads ${threads} differ from 1`);
+              first ??= all;
+              for (const t of [0, Math.min(3, T - 2), T - 1]) {
+                const one = addon.opTest('matmul', { simd, threads, x: x.slice(t * K, (t + 1) * K), w, T: 1 }).out;
+                assert.deepEqual(one, all.slice(t * O, (t + 1) * O), `${dtype} [${O}, ${K}]: row ${t} of T ${T} vs T 1`);
+              }
             }
-          }
           }
     });
 

@@ -3,7 +3,8 @@
 // a plain read of the same bytes: tells a kernel bound by its instructions (the same GB/s from L1 as from
 // memory) from one bound by memory. Build (from the repository root):
 //   g++ -O3 -std=c++17 -mavx2 -mfma -mf16c -Inative/cpu bench/micro/quant_dot.cpp -o /tmp/quant_dot
-// Run: /tmp/quant_dot [K=1024]
+// Run: /tmp/quant_dot [K=1024]. Adding -DSMOE_QUANT_PREFETCH_AHEAD=0 builds the kernels without their prefetch
+// (quant_dot_x86.h), for the figures without it.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -68,7 +68,7 @@ static inline void matmul_tile(float* out, int64_t ldo, const float* x, int64_t 
 
 // Chain-major layout of a row (the packed prefill path): the vectors of chain 0 first (v = 0, P, 2P, ...),
 // then those of chain 1, ..., then the scalar tail at [kv, K) as before. chain_start<S>(K, p) is where chain
-// p begins; to_chain_major copies a row of F32 into that layout.
+// p begins; to_chain_major writes a row of dtype WT into that layout as F32.
 template <class S>
 inline int64_t chain_start(int64_t K, int p) {
   const int64_t nv = K / S::W;
@@ -76,14 +76,14 @@ inline int64_t chain_start(int64_t K, int p) {
   for (int q = 0; q < p; ++q) v += (nv - q + S::P - 1) / S::P;
   return v * S::W;
 }
-template <class S>
-inline void to_chain_major(float* dst, const float* src, int64_t K) {
+template <class S, DType WT>
+inline void to_chain_major(float* dst, const typename S::template Elem<WT>* src, int64_t K) {
   const int64_t nv = K / S::W;
   for (int p = 0; p < S::P; ++p) {
     float* d = dst + chain_start<S>(K, p);
-    for (int64_t v = p; v < nv; v += S::P, d += S::W) S::store(d, S::load_f32(src + v * S::W));
+    for (int64_t v = p; v < nv; v += S::P, d += S::W) S::store(d, S::template load_w<WT>(src + v * S::W));
   }
-  for (int64_t k = nv * S::W; k < K; ++k) dst[k] = src[k];
+  for (int64_t k = nv * S::W; k < K; ++k) dst[k] = load_as_f32(src, WT, size_t(k));
 }
 
 // matmul_tile over chain-major x and w (F32): each chain is one contiguous pass of the MT x NT tile, its sums
@@ -138,17 +138,16 @@ static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, i
 }
 
 // out[o] = sum_k x[k] * w[o, k] for o in [o0, o1): the decode matvec, bound by memory. One row at a time,
-// front to back, with no software prefetch: the rows of a block are contiguous, so the whole call is one
-// sequential stream, which the hardware prefetchers follow at the full read bandwidth. Measured on a Zen 4
-// EPYC, 1 thread, a 65 MB F16 matrix (bench/micro/matvec.cpp): this loop streams at the probed limit
-// (17.7 of 17.7 GB/s on file-mapped pages, 27.9 of 27.7 on huge pages), where 4 or 8 interleaved rows with
-// or without prefetch reached 9-13 GB/s. The S::P chains of matmul_tile's order run side by side: with 8
-// lanes one chain is bound by the FMA latency (AVX2, 1 thread, 7 MB F16 / BF16, bench/micro/matvec_avx2.cpp:
-// 1 chain 9.8-11.0 GB/s, 2 chains 13.4-14.6, 4 chains 13.5-15.6, plain read 17.0-18.4; two or four contiguous parts of a row,
-// several streams, 7.2-13.2).
-// BF16 rows (two integer ops per conversion, where F16 has one) also ask for their bytes 4 KB ahead: AVX2, 2
-// threads, the 1024-wide bf16 model, alternating builds: decode 38.0-42.7 -> 41.9-46.3 tok/s; F16 the same within
-// the noise either way (42.5-48.5 vs 40.8-49.3), so it goes without.
+// front to back: the rows of a block are contiguous, so the whole call is one sequential stream, which the
+// hardware prefetchers follow at the full read bandwidth. Measured on a Zen 4 EPYC, 1 thread, a 65 MB F16
+// matrix (bench/micro/matvec.cpp): this loop streams at the probed limit (17.7 of 17.7 GB/s on file-mapped
+// pages, 27.9 of 27.7 on huge pages), where 4 or 8 interleaved rows with or without prefetch reached 9-13
+// GB/s. The S::P chains of matmul_tile's order run side by side: with 8 lanes one chain is bound by the FMA
+// latency (AVX2, 1 thread, 7 MB F16 / BF16, bench/micro/matvec_avx2.cpp: 1 chain 9.8-11.0 GB/s, 2 chains
+// 13.4-14.6, 4 chains 13.5-15.6, plain read 17.0-18.4; two or four contiguous parts of a row, several streams,
+// 7.2-13.2). BF16 rows (two integer ops per conversion, where F16 has one) also ask for their bytes 4 KB
+// ahead: AVX2, 2 threads, the 1024-wide bf16 model, alternating builds: decode 38.0-42.7 -> 41.9-46.3 tok/s;
+// F16 the same within the noise either way (42.5-48.5 vs 40.8-49.3), so it goes without.
 constexpr int64_t kBf16PrefetchAhead = 4096;
 template <class S, DType WT>
 static void matvec_rows(float* out, const float* x, int64_t K, const void* w, int64_t o0, int64_t o1) {
@@ -180,16 +179,7 @@ static void matvec_rows(float* out, const float* x, int64_t K, const void* w, in
 template <class S, DType WT, int NT>
 static inline void convert_panel(float* panel, int64_t K, const void* w, int64_t o) {
   using WE = typename S::template Elem<WT>;
-  const int64_t nv = K / S::W;
-  for (int j = 0; j < NT; ++j) {
-    const WE* r = static_cast<const WE*>(w) + (o + j) * K;
-    float* row = panel + j * K;
-    for (int p = 0; p < S::P; ++p) {
-      float* d = row + chain_start<S>(K, p);
-      for (int64_t v = p; v < nv; v += S::P, d += S::W) S::store(d, S::template load_w<WT>(r + v * S::W));
-    }
-    for (int64_t k = nv * S::W; k < K; ++k) row[k] = load_as_f32(r, WT, size_t(k));
-  }
+  for (int j = 0; j < NT; ++j) to_chain_major<S, WT>(panel + j * K, static_cast<const WE*>(w) + (o + j) * K, K);
 }
 
 // All token tiles of one NT-row block whose weights are `wb` (dtype BT; chain-major F32 when CM) at row `o`.
@@ -222,7 +212,7 @@ static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int
     } catch (...) { packed = false; }
   }
   if (packed) {
-    for (int64_t t = 0; t < T; ++t) to_chain_major<S>(xcm.data() + t * K, x + t * K, K);
+    for (int64_t t = 0; t < T; ++t) to_chain_major<S, DType::F32>(xcm.data() + t * K, x + t * K, K);
     for (; o + PNT <= o1; o += PNT) {
       convert_panel<S, WT, PNT>(panel.data(), K, w, o);
       matmul_block_tokens<S, DType::F32, PNT, true>(out + o, ldo, xcm.data(), T, K, panel.data(), 0);
