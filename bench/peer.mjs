@@ -13,7 +13,8 @@
 // a type smoe cannot load is skipped with smoe's own error as the reason (llama.cpp still runs it).
 //   node bench/peer.mjs [--shape 1024 | mixtral-width | H,FF,L,E,NH,NKV] [--types f16,bf16,q8_0,q4_k_m,q6_k]
 //     [--threads 1,2] [--reps 5] [--prompt 128] [--decode 32] [--simd auto[,avx2]] [--llama DEST (or
-//     SMOE_LLAMA_DIR; default /tmp/llama)] [--data DIR] [--no-write]
+//     SMOE_LLAMA_DIR; default /tmp/llama)] [--llama-bin DIR (its binaries; default DEST/src/build/bin)]
+//     [--data DIR] [--no-write]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -27,7 +28,8 @@ const { values } = parseArgs({
   options: {
     shape: { type: 'string', default: '1024' }, types: { type: 'string' }, threads: { type: 'string', default: '1,2' },
     reps: { type: 'string', default: '5' }, prompt: { type: 'string', default: '128' }, decode: { type: 'string', default: '32' },
-    simd: { type: 'string', default: 'auto' }, llama: { type: 'string' }, data: { type: 'string' },
+    simd: { type: 'string', default: 'auto' }, llama: { type: 'string' }, 'llama-bin': { type: 'string' },
+    data: { type: 'string' },
     'no-write': { type: 'boolean', default: false }, child: { type: 'string' },
   },
 });
@@ -98,7 +100,9 @@ const threadList = values.threads.split(',').map(Number);
 const reps = Number(values.reps), promptLen = Number(values.prompt), decodeLen = Number(values.decode);
 const simds = values.simd.split(',');
 const llamaDir = values.llama ?? process.env.SMOE_LLAMA_DIR ?? '/tmp/llama';
-const bin = join(llamaDir, 'src', 'build', 'bin');
+// --llama-bin: another build of the same source (e.g. one without AMX, whose kernels crash on some Xeons:
+// ggml-org/llama.cpp#20824); llama-quantize and llama-bench come from it.
+const bin = values['llama-bin'] ?? join(llamaDir, 'src', 'build', 'bin');
 const dataDir = values.data ?? join(here, 'data', `peer-${shapeName.replace(/,/g, 'x')}`);
 const log = (m) => console.error(`[peer] ${m}`);
 
@@ -176,12 +180,13 @@ const runSmoe = (t, threads, simd) => {
 const runLlama = (t, threads, mmap) => {
   const r = spawnSync(join(bin, 'llama-bench'), ['-m', ggufOf(t), '-p', String(promptLen), '-n', String(decodeLen), '-t', String(threads),
     '-r', '1', '--load-mode', mmap ? 'mmap' : 'none', '-o', 'json'], { encoding: 'utf8' });
-  if (r.status !== 0) return { error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 200) };
+  if (r.signal) return { error: `killed by ${r.signal}` };
+  if (r.status !== 0) return { error: (r.stderr.trim().split('\n').pop() || `exit ${r.status}`).slice(0, 200) };
   const rows = JSON.parse(r.stdout);
   return { prefill: rows.find((x) => x.n_prompt > 0).avg_ts, decode: rows.find((x) => x.n_gen > 0).avg_ts };
 };
 const keyOf = (t, n, simd) => `${t}|${n}|${simd}`;
-const smoeRuns = {}, llamaRuns = {}, llamaReadRuns = {}, skipped = {};
+const smoeRuns = {}, llamaRuns = {}, llamaReadRuns = {}, skipped = {}, llamaFailed = {};
 for (let rep = 0; rep < reps; rep++) {
   for (const t of types)
     for (const n of threadList) {
@@ -193,10 +198,10 @@ for (let rep = 0; rep < reps; rep++) {
         else (smoeRuns[k] ??= []).push(s);
       }
       const l = runLlama(t, n, true);
-      if (l.error) log(`llama.cpp ${t} failed: ${l.error}`);
+      if (l.error) { llamaFailed[`${t} t${n} mmap`] = l.error; log(`llama.cpp ${t} failed: ${l.error}`); }
       else (llamaRuns[`${t}|${n}`] ??= []).push(l);
       const l0 = runLlama(t, n, false);
-      if (l0.error) log(`llama.cpp --load-mode none ${t} failed: ${l0.error}`);
+      if (l0.error) { llamaFailed[`${t} t${n} read-in`] = l0.error; log(`llama.cpp --load-mode none ${t} failed: ${l0.error}`); }
       else (llamaReadRuns[`${t}|${n}`] ??= []).push(l0);
       log(`rep ${rep + 1}/${reps} ${t} t${n} done`);
     }
@@ -259,6 +264,8 @@ if (threadList.length > 1) {
     }
   if (cells.length) lines.push('', `Decode thread scaling ${a} -> ${b}: ${cells.join('; ')}.`);
 }
+const failures = Object.entries(llamaFailed);
+if (failures.length) lines.push('', `llama.cpp failed (a — in its columns): ${failures.map(([k, e]) => `${k}: ${e}`).join('; ')}.`);
 const fileMb = (t) => (existsSync(ggufOf(t)) ? (statSync(ggufOf(t)).size / 1e6).toFixed(0) : '?');
 lines.push('', `MB / token: the active weights a decoded token reads in the stored format (one embedding row, ${K} of ${E} experts), ` +
   `from the GGUF of each type (files: ${types.map((t) => `${t} ${fileMb(t)} MB`).join(', ')}); GB/s = decode tok/s x MB / token.`);
