@@ -107,6 +107,7 @@ const dataDir = values.data ?? join(here, 'data', `peer-${shapeName.replace(/,/g
 const log = (m) => console.error(`[peer] ${m}`);
 
 // ---- 1. llama.cpp --------------------------------------------------------------------------------------
+if (values['llama-bin'] && !existsSync(join(bin, 'llama-bench'))) throw new Error(`--llama-bin ${bin}: no llama-bench there`);
 if (!existsSync(join(bin, 'llama-bench'))) {
   log(`building llama.cpp into ${llamaDir} (once; ~10 minutes on 2 cores) ...`);
   execFileSync('bash', [join(here, 'peer', 'build-llama-cpp.sh'), llamaDir], { stdio: 'inherit' });
@@ -197,12 +198,11 @@ for (let rep = 0; rep < reps; rep++) {
         if (s.error) { skipped[k] = s.error; log(`smoe ${t} skipped: ${s.error}`); }
         else (smoeRuns[k] ??= []).push(s);
       }
-      const l = runLlama(t, n, true);
-      if (l.error) { llamaFailed[`${t} t${n} mmap`] = l.error; log(`llama.cpp ${t} failed: ${l.error}`); }
-      else (llamaRuns[`${t}|${n}`] ??= []).push(l);
-      const l0 = runLlama(t, n, false);
-      if (l0.error) { llamaFailed[`${t} t${n} read-in`] = l0.error; log(`llama.cpp --load-mode none ${t} failed: ${l0.error}`); }
-      else (llamaReadRuns[`${t}|${n}`] ??= []).push(l0);
+      for (const [mmap, runs, mode] of [[true, llamaRuns, 'mmap'], [false, llamaReadRuns, 'read-in']]) {
+        const l = runLlama(t, n, mmap);
+        if (l.error) { llamaFailed[`${t} t${n} ${mode}`] = l.error; log(`llama.cpp ${mode} ${t} failed: ${l.error}`); }
+        else (runs[`${t}|${n}`] ??= []).push(l);
+      }
       log(`rep ${rep + 1}/${reps} ${t} t${n} done`);
     }
 }
