@@ -37,9 +37,12 @@ for (const simd of levels) {
     test('matmul: matvec and tiles against float64, every dtype, bitwise the same row for T = 1 and T > 1', () => {
       const r = rng(3);
       for (const dtype of DTYPES)
-        for (const [O, K] of [[37, 67], [64, 1024], [19, 200], [5, 3]])
-          // T = 3: the direct tiles only; T = 7: 16-bit weights take the packed (chain-major) panel.
-          for (const T of [3, 7]) {
+        // [9, 2085]: chains of the packed path longer than one chunk (matmul_tile.h kChainChunk), a partial
+        // last chunk and a scalar tail.
+        for (const [O, K] of [[37, 67], [64, 1024], [19, 200], [5, 3], [9, 2085]])
+          // T = 3: the direct tiles only; T = 7, 13: 16-bit weights take the packed (chain-major) panel, with
+          // one or two whole token tiles and a remainder.
+          for (const T of [3, 7, 13]) {
             const w = weight(O, K, dtype, r);
             const wv = weightValues(w);
             const x = randn(T * K, r, 1);

@@ -9,7 +9,7 @@
 // once per call (decode: T = 1, a bandwidth-bound matvec; prefill: T large, FMA-bound).
 // A matvec (decode, T = 1) goes through matvec_rows instead (same sum order, S::P chains per row).
 // S is a SIMD traits struct: V, W (lanes), P (FMA chains per row, see matmul_tile), MT x NT (the tile),
-// PMT x PNT (the packed prefill tile, matmul_tile_cm), zero(), load_f32(),
+// PMT x PNT (the packed prefill tile, matmul_chunk_cm), zero(), load_f32(),
 // load_w<DType>(), store(), fma(), add(), hsum().
 #pragma once
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../core/dtype.h"
+#include "aligned_vector.h"
 
 namespace smoe::cpu {
 
@@ -86,54 +87,108 @@ inline void to_chain_major(float* dst, const typename S::template Elem<WT>* src,
   for (int64_t k = nv * S::W; k < K; ++k) dst[k] = load_as_f32(src, WT, size_t(k));
 }
 
-// matmul_tile over chain-major x and w (F32): each chain is one contiguous pass of the MT x NT tile, its sums
-// kept in memory between passes (added in chain order), so the tile keeps all its registers and a front-to-back
-// stream; the same order, and so the same results, as matmul_tile on the original layout.
+// The chain-major (packed prefill) tile, one chunk [c0, c1) of a chain at a time: MT x NT running sums of the
+// chain, kept in run[MT][NT][W] between chunks (zero when `fresh`), continued front to back over the chunk.
+// A chain cut into chunks is summed in the order of one pass, so the results are those of matmul_tile.
 template <class S, int MT, int NT>
-static inline void matmul_tile_cm(float* out, int64_t ldo, const float* x, int64_t K, const float* w, int64_t o) {
+static inline void matmul_chunk_cm(float* run, const float* x, int64_t K, const float* w, int64_t c0, int64_t c1,
+                                   bool fresh) {
   using V = typename S::V;
-  const int64_t kv = K / S::W * S::W;
   const float* wr[NT];
-  for (int j = 0; j < NT; ++j) wr[j] = w + (o + j) * K;
-  alignas(64) float chain[MT][NT][S::W];
-  for (int p = 0; p < S::P; ++p) {
-    V acc[MT][NT];
-    for (int i = 0; i < MT; ++i)
-      for (int j = 0; j < NT; ++j) acc[i][j] = S::zero();
-    const int64_t k1 = p + 1 < S::P ? chain_start<S>(K, p + 1) : kv;
-    for (int64_t k = chain_start<S>(K, p); k < k1; k += S::W) {
-      V wv[NT];
-      for (int j = 0; j < NT; ++j) wv[j] = S::load_f32(wr[j] + k);
-      for (int i = 0; i < MT; ++i) {
-        const V xv = S::load_f32(x + i * K + k);
-        for (int j = 0; j < NT; ++j) acc[i][j] = S::fma(xv, wv[j], acc[i][j]);
-      }
+  for (int j = 0; j < NT; ++j) wr[j] = w + j * K;
+  V acc[MT][NT];
+  for (int i = 0; i < MT; ++i)
+    for (int j = 0; j < NT; ++j) acc[i][j] = fresh ? S::zero() : S::load_f32(run + (i * NT + j) * S::W);
+  for (int64_t k = c0; k < c1; k += S::W) {
+    V wv[NT];
+    for (int j = 0; j < NT; ++j) wv[j] = S::load_f32(wr[j] + k);
+    for (int i = 0; i < MT; ++i) {
+      const V xv = S::load_f32(x + i * K + k);
+      for (int j = 0; j < NT; ++j) acc[i][j] = S::fma(xv, wv[j], acc[i][j]);
     }
-    for (int i = 0; i < MT; ++i)
-      for (int j = 0; j < NT; ++j) S::store(chain[i][j], p == 0 ? acc[i][j] : S::add(S::load_f32(chain[i][j]), acc[i][j]));
   }
   for (int i = 0; i < MT; ++i)
-    for (int j = 0; j < NT; ++j) {
-      float s = S::hsum(S::load_f32(chain[i][j]));
-      for (int64_t kk = kv; kk < K; ++kk) s = __builtin_fmaf(x[i * K + kk], wr[j][kk], s);
-      out[i * ldo + o + j] = s;
-    }
+    for (int j = 0; j < NT; ++j) S::store(run + (i * NT + j) * S::W, acc[i][j]);
 }
 
-// One tile: the interleaved kernel, or (CM) the chain-major one, whose weights are F32.
-template <class S, DType WT, int MT, int NT, bool CM>
-static inline void tile(float* out, int64_t ldo, const float* x, int64_t K, const void* w, int64_t o) {
-  if constexpr (CM) matmul_tile_cm<S, MT, NT>(out, ldo, x, K, static_cast<const float*>(w), o);
-  else matmul_tile<S, WT, MT, NT>(out, ldo, x, K, w, o);
+// Token remainder of a chunk: MT known at compile time for each of 1..MTMAX.
+template <class S, int MT, int NT>
+static inline void matmul_chunk_cm_tail(int64_t rem, float* run, const float* x, int64_t K, const float* w,
+                                        int64_t c0, int64_t c1, bool fresh) {
+  if constexpr (MT >= 1) {
+    if (rem == MT) { matmul_chunk_cm<S, MT, NT>(run, x, K, w, c0, c1, fresh); return; }
+    matmul_chunk_cm_tail<S, MT - 1, NT>(rem, run, x, K, w, c0, c1, fresh);
+  }
+}
+
+// Elements of a chain one pass of the token tiles covers: the chunk of the NT panel rows (16 KB at 4 rows of
+// AVX-512) stays in L1 while every token tile passes over it, where whole rows of a long K (w2: 3584 x 4
+// bytes a row) did not fit. AVX-512, 1 thread, F16, T 32 (bench/micro/gemm.cpp): K 3584 x O 1024 115 ->
+// 138 GFLOP/s (chunks of 256 / 512 / 1024 / 2048: 120 / 134 / 138 / 129), K 1024 unchanged.
+constexpr int64_t kChainChunk = 1024;
+// The block of weight rows this many blocks ahead is fetched into L2 while a block computes: its
+// conversion to the F32 panel otherwise waited on memory. Same bench with the weights streamed from memory
+// (NM=120, 880 MB): T 32, K 1024 x O 3584 106-110 -> 122-124 GFLOP/s; 1 or 4 blocks ahead 112-117.
+constexpr int64_t kPanelsAhead = 2;
+
+// All T tokens against the NT rows of a chain-major F32 panel (x chain-major too): out[t * ldo + j] for
+// j < NT. Per chain, chunk by chunk, every token tile continues its running sums (run); a finished chain
+// is added to the total (tot) in chain order; then each total is reduced across lanes and the scalar tail
+// added. The order of matmul_tile, so the same sums. run and tot hold T * NT * W floats each.
+template <class S, int NT>
+static inline void matmul_block_cm(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const float* w,
+                                   float* run, float* tot, const char* next, int64_t next_bytes) {
+  constexpr int MT = S::PMT;
+  constexpr int64_t V = int64_t(NT) * S::W;  // floats of one token's sums
+  const int64_t kv = K / S::W * S::W;
+  // next[0, next_bytes): the weights of a later block, fetched into L2 a share before each tile pass.
+  int64_t passes = 0;
+  for (int p = 0; p < S::P; ++p) {
+    const int64_t n = (p + 1 < S::P ? chain_start<S>(K, p + 1) : kv) - chain_start<S>(K, p);
+    passes += std::max<int64_t>(1, (n + kChainChunk - 1) / kChainChunk) * ((T + MT - 1) / MT);
+  }
+  const int64_t share = (next_bytes / 64 + passes - 1) / passes * 64;
+  int64_t fetched = 0;
+  auto fetch = [&] {
+    for (const int64_t end = std::min(next_bytes, fetched + share); fetched < end; fetched += 64)
+      __builtin_prefetch(next + fetched, 0, 2);
+  };
+  for (int p = 0; p < S::P; ++p) {
+    const int64_t kb = chain_start<S>(K, p), ke = p + 1 < S::P ? chain_start<S>(K, p + 1) : kv;
+    float* r = S::P == 1 ? tot : run;
+    int64_t c0 = kb;
+    do {  // at least once, so that an empty chain sums to zero
+      const int64_t c1 = std::min(ke, c0 + kChainChunk);
+      int64_t t = 0;
+      for (; t + MT <= T; t += MT) {
+        fetch();
+        matmul_chunk_cm<S, MT, NT>(r + t * V, x + t * K, K, w, c0, c1, c0 == kb);
+      }
+      if (t < T) {
+        fetch();
+        matmul_chunk_cm_tail<S, MT - 1, NT>(T - t, r + t * V, x + t * K, K, w, c0, c1, c0 == kb);
+      }
+      c0 = c1;
+    } while (c0 < ke);
+    if (S::P > 1)
+      for (int64_t v = 0; v < T * V; v += S::W)
+        S::store(tot + v, p == 0 ? S::load_f32(run + v) : S::add(S::load_f32(tot + v), S::load_f32(run + v)));
+  }
+  for (int64_t t = 0; t < T; ++t)
+    for (int j = 0; j < NT; ++j) {
+      float s = S::hsum(S::load_f32(tot + t * V + j * S::W));
+      for (int64_t kk = kv; kk < K; ++kk) s = __builtin_fmaf(x[t * K + kk], w[j * K + kk], s);
+      out[t * ldo + j] = s;
+    }
 }
 
 // Token remainder: MT known at compile time for each of 1..MTMAX.
-template <class S, DType WT, int MT, int NT, bool CM>
+template <class S, DType WT, int MT, int NT>
 static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, int64_t rem, int64_t K,
                                       const void* w, int64_t o) {
   if constexpr (MT >= 1) {
-    if (rem == MT) { tile<S, WT, MT, NT, CM>(out, ldo, x, K, w, o); return; }
-    matmul_tokens_tail<S, WT, MT - 1, NT, CM>(out, ldo, x, rem, K, w, o);
+    if (rem == MT) { matmul_tile<S, WT, MT, NT>(out, ldo, x, K, w, o); return; }
+    matmul_tokens_tail<S, WT, MT - 1, NT>(out, ldo, x, rem, K, w, o);
   }
 }
 
@@ -182,14 +237,14 @@ static inline void convert_panel(float* panel, int64_t K, const void* w, int64_t
   for (int j = 0; j < NT; ++j) to_chain_major<S, WT>(panel + j * K, static_cast<const WE*>(w) + (o + j) * K, K);
 }
 
-// All token tiles of one NT-row block whose weights are `wb` (dtype BT; chain-major F32 when CM) at row `o`.
-template <class S, DType BT, int NT, bool CM>
-static inline void matmul_block_tokens(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* wb,
+// All token tiles of one NT-row block of w (dtype WT) at row `o`.
+template <class S, DType WT, int NT>
+static inline void matmul_block_tokens(float* out, int64_t ldo, const float* x, int64_t T, int64_t K, const void* w,
                                        int64_t o) {
-  constexpr int MT = CM ? S::PMT : S::MT;
+  constexpr int MT = S::MT;
   int64_t t = 0;
-  for (; t + MT <= T; t += MT) tile<S, BT, MT, NT, CM>(out + t * ldo, ldo, x + t * K, K, wb, o);
-  if (t < T) matmul_tokens_tail<S, BT, MT - 1, NT, CM>(out + t * ldo, ldo, x + t * K, T - t, K, wb, o);
+  for (; t + MT <= T; t += MT) matmul_tile<S, WT, MT, NT>(out + t * ldo, ldo, x + t * K, K, w, o);
+  if (t < T) matmul_tokens_tail<S, WT, MT - 1, NT>(out + t * ldo, ldo, x + t * K, T - t, K, w, o);
 }
 
 template <class S, DType WT>
@@ -200,27 +255,34 @@ static void matmul_range(float* out, int64_t ldo, const float* x, int64_t T, int
   if (T == 1) { matvec_rows<S, WT>(out, x, K, w, o0, o1); return; }
   // A GEMM (prefill) wants a large tile: NT weight rows reused by every token tile from L1 / L2. With 16-bit
   // weights and more than one token tile, the block is converted once to an F32 panel in chain-major layout
-  // and x copied once to the same layout, so that the PMT x PNT tile sums each chain in one front-to-back
-  // pass with all its registers (the conversions also leave the inner loop: on many cores they share ports
-  // with the FMAs). The values and the sum order, and so the sums, are those of the direct tile.
-  thread_local std::vector<float> panel, xcm;
+  // and x copied once to the same layout, so that the PMT x PNT tile sums each chain front to back, chunk by
+  // chunk (matmul_block_cm), with all its registers (the conversions also leave the inner loop: on many cores
+  // they share ports with the FMAs). The values and the sum order, and so the sums, are those of the direct
+  // tile. The scratch is 64-byte aligned: on 16-byte boundaries every AVX-512 load split across two cache
+  // lines (bench/micro/gemm.cpp, 1 thread, T 32, K 1024 x O 3584: 88 -> 128 GFLOP/s).
+  thread_local AlignedVector<float> panel, xcm, sums;
+  const size_t nsum = size_t(T) * PNT * S::W;
   bool packed = WT != DType::F32 && T > PMT;
-  if (packed && (panel.size() < size_t(PNT * K) || xcm.size() < size_t(T * K))) {
+  if (packed && (panel.size() < size_t(PNT * K) || xcm.size() < size_t(T * K) || sums.size() < 2 * nsum)) {
     try {  // runs on pool threads: never throw
       panel.resize(std::max(panel.size(), size_t(PNT * K)));
       xcm.resize(std::max(xcm.size(), size_t(T * K)));
+      sums.resize(std::max(sums.size(), 2 * nsum));
     } catch (...) { packed = false; }
   }
   if (packed) {
     for (int64_t t = 0; t < T; ++t) to_chain_major<S, DType::F32>(xcm.data() + t * K, x + t * K, K);
     for (; o + PNT <= o1; o += PNT) {
       convert_panel<S, WT, PNT>(panel.data(), K, w, o);
-      matmul_block_tokens<S, DType::F32, PNT, true>(out + o, ldo, xcm.data(), T, K, panel.data(), 0);
+      constexpr int64_t es = sizeof(typename S::template Elem<WT>);
+      const int64_t ahead = o + kPanelsAhead * PNT, next = std::clamp<int64_t>(o1 - ahead, 0, PNT) * K * es;
+      matmul_block_cm<S, PNT>(out + o, ldo, xcm.data(), T, K, panel.data(), sums.data(), sums.data() + nsum,
+                              next ? static_cast<const char*>(w) + ahead * K * es : nullptr, next);
     }
   } else {
-    for (; o + NT <= o1; o += NT) matmul_block_tokens<S, WT, NT, false>(out, ldo, x, T, K, w, o);
+    for (; o + NT <= o1; o += NT) matmul_block_tokens<S, WT, NT>(out, ldo, x, T, K, w, o);
   }
-  for (; o < o1; ++o) matmul_block_tokens<S, WT, 1, false>(out, ldo, x, T, K, w, o);
+  for (; o < o1; ++o) matmul_block_tokens<S, WT, 1>(out, ldo, x, T, K, w, o);
 }
 
 template <class S>
