@@ -139,6 +139,23 @@ describe('matmul against an fp64 reference on the dequantized weights', () => {
   }
 });
 
+// The x86 kernels sum every block in exact integers and fold the blocks into fp32 lanes in one order, whatever
+// the vector width (the AVX-512 K-type kernels add their two 256-bit halves in integers first): avx512 and
+// avx2 must give the same bits, for one token (the decode kernels) and for tiles of several.
+describe('matmul: the x86 SIMD levels agree bit for bit', () => {
+  const x86 = SIMDS.filter((s) => s === 'avx512' || s === 'avx2');
+  for (const type of TYPES) {
+    test(`${type}: avx512 equals avx2, T = 1, 2, 5 and 7`, { skip: x86.length < 2 && 'this CPU has no AVX-512 (one x86 level only)' }, () => {
+      const w = weightOf(type);
+      for (const T of [1, 2, 5, 7]) {
+        const x = randn(T * w.cols, rng(2000 + T));
+        const [a, b] = x86.map((simd) => op('matmul', { simd, T, x, w }).out);
+        assert.deepEqual(new Uint32Array(a.buffer), new Uint32Array(b.buffer), `${type} T=${T}`);
+      }
+    });
+  }
+});
+
 describe('the model paths with quantized weights', () => {
   test('matmul_many over mixed types equals each matmul alone, bit for bit', () => {
     const r = rng(7);
