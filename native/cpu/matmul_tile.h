@@ -124,7 +124,8 @@ static inline void matmul_chunk_cm_tail(int64_t rem, float* run, const float* x,
 // Elements of a chain one pass of the token tiles covers: the chunk of the NT panel rows (24 KB at 6 rows of
 // AVX-512) stays in L1 while every token tile passes over it, where whole rows of a long K (w2: 3584 x 4
 // bytes a row) did not fit. AVX-512, 1 thread, F16, T 32 (bench/micro/gemm.cpp): K 3584 x O 1024 115 ->
-// 138 GFLOP/s (chunks of 256 / 512 / 1024 / 2048: 120 / 134 / 138 / 129), K 1024 unchanged.
+// 138 GFLOP/s (chunks of 256 / 512 / 1024 / 2048: 120 / 134 / 138 / 129), K 1024 unchanged (with the 6 x 4
+// tile of the time).
 constexpr int64_t kChainChunk = 1024;
 // The block of weight rows this many blocks ahead is fetched into L2 while a block computes: its
 // conversion to the F32 panel otherwise waited on memory. Same bench with the weights streamed from memory
