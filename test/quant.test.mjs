@@ -139,9 +139,9 @@ describe('matmul against an fp64 reference on the dequantized weights', () => {
   }
 });
 
-// The x86 kernels sum every block in exact integers and fold the blocks into fp32 lanes in one order, whatever
-// the vector width (the AVX-512 K-type kernels add their two 256-bit halves in integers first): avx512 and
-// avx2 must give the same bits, for one token (the decode kernels) and for tiles of several.
+// The x86 kernels (quant_dot_x86.h, one source for the AVX2 and the VNNI builds) sum every block in exact
+// integers and fold the blocks into fp32 lanes in one order: avx512 and avx2 must give the same bits, for one
+// token (the decode kernels) and for tiles of several; a kernel written for one level alone must keep that.
 describe('matmul: the x86 SIMD levels agree bit for bit', () => {
   const x86 = SIMDS.filter((s) => s === 'avx512' || s === 'avx2');
   for (const type of TYPES) {

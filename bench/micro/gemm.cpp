@@ -1,8 +1,10 @@
 // The prefill matmul (native/cpu/matmul_tile.h, packed F16 / BF16 path) on one thread: GFLOP/s of one call
 // out[T, O] = x[T, K] . w[O, K]^T, against the FMA limit of bench/roofline.cpp. NM > 1 rotates over NM weight
 // matrices (NM x O x K x 2 bytes: make it exceed the L3) so that the weights stream from memory as in a model.
-// Build: g++ -O3 -std=c++17 -Inative/cpu bench/micro/gemm.cpp native/cpu/matmul_avx512.cpp native/cpu/matmul_avx2.cpp
-//          -mavx512f -mavx512bw -mavx2 -mfma -mf16c -o /tmp/gemm   (drop the avx512 file and flags on AVX2)
+// Build (each kernel with its own flags, as CMakeLists.txt does; isa 512 runs only where the CPU has AVX-512):
+//   g++ -O3 -std=c++17 -c native/cpu/matmul_avx512.cpp -mavx512f -mavx512bw -mavx2 -mfma -mf16c -o /tmp/m512.o
+//   g++ -O3 -std=c++17 -c native/cpu/matmul_avx2.cpp -mavx2 -mfma -mf16c -o /tmp/m2.o
+//   g++ -O3 -std=c++17 -Inative/cpu bench/micro/gemm.cpp /tmp/m512.o /tmp/m2.o -o /tmp/gemm
 // Run: [NM=120] [REPS=480] /tmp/gemm T K O [isa 512|2] [dtype 0 F16|1 BF16]
 #include <chrono>
 #include <cstdio>

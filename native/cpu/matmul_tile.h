@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../core/dtype.h"
@@ -69,7 +70,8 @@ static inline void matmul_tile(float* out, int64_t ldo, const float* x, int64_t 
 
 // Chain-major layout of a row (the packed prefill path): the vectors of chain 0 first (v = 0, P, 2P, ...),
 // then those of chain 1, ..., then the scalar tail at [kv, K) as before. chain_start<S>(K, p) is where chain
-// p begins; to_chain_major writes a row of dtype WT into that layout as F32.
+// p begins (chain_start<S>(K, S::P) = kv, where the last one ends); to_chain_major writes a row of dtype WT
+// into that layout as F32.
 template <class S>
 inline int64_t chain_start(int64_t K, int p) {
   const int64_t nv = K / S::W;
@@ -149,31 +151,29 @@ static inline void matmul_block_cm(float* out, int64_t ldo, const float* x, int6
   // the model's F16 prefill, 2 threads, 5 alternating rounds of 5 passes, means 479 -> 497 tok/s.
   int64_t passes = 0;
   for (int p = 0; p < S::P; ++p) {
-    const int64_t n = (p + 1 < S::P ? chain_start<S>(K, p + 1) : kv) - chain_start<S>(K, p);
+    const int64_t n = chain_start<S>(K, p + 1) - chain_start<S>(K, p);
     passes += std::max<int64_t>(1, (n + kChainChunk - 1) / kChainChunk) * ((T + MT - 1) / MT);
   }
   const int64_t share = (next_bytes / 64 + passes - 1) / passes * 64;
   int64_t fetched = 0;
-  auto fetch = [&](const char*& b, const char*& e) {  // this pass's share
-    const int64_t end = std::min(next_bytes, fetched + share);
-    b = next + fetched;
-    e = next + end;
-    fetched = end;
+  auto fetch = [&] {  // this pass's share: [from, to) bytes of next
+    const int64_t from = fetched;
+    fetched = std::min(next_bytes, fetched + share);
+    return std::pair<const char*, const char*>(next + from, next + fetched);
   };
   for (int p = 0; p < S::P; ++p) {
-    const int64_t kb = chain_start<S>(K, p), ke = p + 1 < S::P ? chain_start<S>(K, p + 1) : kv;
+    const int64_t kb = chain_start<S>(K, p), ke = chain_start<S>(K, p + 1);
     float* r = S::P == 1 ? tot : run;
     int64_t c0 = kb;
     do {  // at least once, so that an empty chain sums to zero
       const int64_t c1 = std::min(ke, c0 + kChainChunk);
-      const char *pb, *pe;
       int64_t t = 0;
       for (; t + MT <= T; t += MT) {
-        fetch(pb, pe);
+        const auto [pb, pe] = fetch();
         matmul_chunk_cm<S, MT, NT>(r + t * V, x + t * K, K, w, c0, c1, c0 == kb, pb, pe);
       }
       if (t < T) {
-        fetch(pb, pe);
+        const auto [pb, pe] = fetch();
         matmul_chunk_cm_tail<S, MT - 1, NT>(T - t, r + t * V, x + t * K, K, w, c0, c1, c0 == kb, pb, pe);
       }
       c0 = c1;
