@@ -148,7 +148,8 @@ static inline void matmul_block_cm(float* out, int64_t ldo, const float* x, int6
   // next[0, next_bytes): the weights of a later block, fetched into L2, a share in each tile pass, one line per
   // step of its loop (lines past a pass's steps are left to the hardware). Issued as a burst before each pass,
   // the prefetches stalled the thread on full fill buffers (a third of this function's time in perf): spread,
-  // the model's F16 prefill, 2 threads, 5 alternating rounds of 5 passes, means 479 -> 497 tok/s.
+  // the model's F16 prefill (PASSES=5 node bench/prefill-passes.mjs, 2 threads, 5 alternating rounds) means
+  // 479 -> 497 tok/s.
   int64_t passes = 0;
   for (int p = 0; p < S::P; ++p) {
     const int64_t n = chain_start<S>(K, p + 1) - chain_start<S>(K, p);
