@@ -57,7 +57,7 @@ if (values.child) {
   }
   let model;
   try {
-    model = await loadModel(a.model, { threads: a.threads, simd: a.simd });
+    model = await loadModel(a.model, { threads: a.threads, simd: a.simd, ...(a.interleave !== undefined ? { interleave: a.interleave } : {}) });
   } catch (e) {
     console.log(JSON.stringify({ error: `smoe cannot load ${a.model}: ${e.code ?? e.name}: ${e.message}` }));
     process.exit(0);

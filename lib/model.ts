@@ -74,6 +74,15 @@ export interface LoadOptions {
    * `model.info.mmap` says which was done.
    */
   mmap?: MmapOption;
+  /**
+   * CPU: rewrite the Q8_0 and Q4_K matmul weights at load into the layout the x86 kernels read fastest (eight
+   * rows interleaved block by block; same bytes, nothing converted; 1.3-2x the prefill speed). Default 'auto':
+   * when the weights are read into memory (`mmap` false or 'auto' reading them in). true also with mapped
+   * files, whose rewritten pages then become process memory (copy-on-write: the file is never written, but
+   * those pages are no longer shared or evictable page cache); false keeps the bytes as stored.
+   * `model.info.interleavedBytes` says how much was rewritten.
+   */
+  interleave?: boolean | 'auto';
 }
 
 export interface ModelInfo {
@@ -92,10 +101,12 @@ export interface ModelInfo {
   format: 'safetensors' | 'gguf';
   /** Whether weights are used in place from mapped files (false: read into memory, or on a GPU). */
   mmap: boolean;
+  /** CPU: bytes of weights rewritten at load in the kernels' interleaved layout (the `interleave` option). */
+  interleavedBytes: number;
 }
 
 const SIMD_LEVELS: readonly SimdLevel[] = ['auto', 'avx512', 'avx2', 'generic'];
-const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken', 'quantize', 'templateLimits', 'mmap'];
+const LOAD_KEYS: readonly string[] = ['device', 'precision', 'threads', 'simd', 'expertsPerToken', 'quantize', 'templateLimits', 'mmap', 'interleave'];
 
 /**
  * 'auto' -> the first CUDA GPU, else 'cpu' (never the SIMT emulator of a test build); 'cuda' -> the first CUDA
@@ -174,6 +185,10 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   }
   const expertsPerToken = optionalInt(o, 'expertsPerToken', 1, config.numExperts) ?? config.topK;
   const resident = residentWeights(o['mmap'], target, weightFiles);
+  const il = o['interleave'] ?? 'auto';
+  if (il !== 'auto' && typeof il !== 'boolean')
+    throw new InvalidArgumentError('INVALID_OPTION', `option 'interleave' must be true, false or 'auto' (got ${JSON.stringify(il)})`, { field: 'interleave' });
+  const interleave = il === 'auto' ? resident : il;
   let handle: NativeModel;
   try {
     handle = await addon.openModel({
@@ -184,6 +199,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
       precision,
       files: weightFiles,
       resident,
+      interleave,
       weights: layout.weights,
     });
   } catch (e) {
@@ -192,7 +208,7 @@ export async function loadModel(dir?: string, options?: LoadOptions): Promise<Mo
   const ni = handle.info();
   return new Model(handle, config, {
     backend: ni.backend, device: ni.device ?? target, threads: ni.threads, simd: ni.simd, files, dtypes: layout.dtypes,
-    totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken, format, mmap: ni.mmap,
+    totalParams: layout.totalParams, activeParams: layout.activeParams, expertsPerToken, format, mmap: ni.mmap, interleavedBytes: ni.interleavedBytes,
   }, { tokenizer, generationDefaults, templateLimits });
 }
 

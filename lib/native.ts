@@ -43,6 +43,8 @@ export interface NativeSpec {
   files: Array<string | object>;
   /** Read the files into huge-page memory instead of mapping them (default false). */
   resident?: boolean;
+  /** CPU: rewrite the Q8_0 / Q4_K matmul weights in place into the kernels' interleaved layout (default true). */
+  interleave?: boolean;
   weights: { embed: NativeTensor; norm: NativeTensor; lmHead: NativeTensor; layers: NativeLayer[] };
 }
 
@@ -85,7 +87,7 @@ export interface NativeModel {
   expertCounts(): Float64Array;
   countExperts(on: boolean): void;
   close(): Promise<void>;
-  info(): { backend: string; threads: number; simd: string; device: string; mmap: boolean; deviceName?: string; precision?: string };
+  info(): { backend: string; threads: number; simd: string; device: string; mmap: boolean; interleavedBytes: number; deviceName?: string; precision?: string };
 }
 
 export interface NativeBackends {

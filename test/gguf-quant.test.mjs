@@ -2,7 +2,8 @@
 // quantized by llama.cpp's llama-quantize to q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_m, q4_k_m, q5_k_m and
 // q6_k (hidden 256, and hidden 160 where llama-quantize writes its fall-back types), with llama.cpp's own
 // logits at every prompt position and its greedy continuation (test/fixtures/gguf-quant, written by
-// tools/quant-fixtures/make-quant-fixtures.sh; llama.cpp ran with an F32 KV cache). For every SIMD level:
+// tools/quant-fixtures/make-quant-fixtures.sh; llama.cpp ran with an F32 KV cache). For every SIMD level, and
+// on x86 both with the Q8_0 / Q4_K weights interleaved at load and as stored:
 //   - every position's logits within LOGIT_BOUND of llama.cpp's;
 //   - argmax equal at every position where llama.cpp's top-2 margin exceeds MARGIN;
 //   - the greedy 16 tokens decoded through the KV cache equal llama.cpp's.
@@ -38,11 +39,18 @@ test('the fixtures cover every quantized type smoe computes', async () => {
 
 for (const f of FILES) {
   const ref = JSON.parse(readFileSync(`${DIR}/${f.replace(/\.gguf$/, '.llama-logits.json')}`, 'utf8'));
-  for (const simd of levels) {
-    describe(`${f} (simd ${simd})`, () => {
+  // x86 levels run twice: with the Q8_0 / Q4_K weights interleaved at load (cpu/repack.h) and as stored.
+  for (const [simd, interleave] of levels.flatMap((l) => (l === 'generic' ? [[l, false]] : [[l, true], [l, false]]))) {
+    describe(`${f} (simd ${simd}${interleave ? ', rows interleaved' : ''})`, () => {
       let model;
-      before(async () => { model = await loadModel(`${DIR}/${f}`, { simd, threads: 2 }); });
+      before(async () => { model = await loadModel(`${DIR}/${f}`, { simd, threads: 2, interleave }); });
       after(async () => { await model.close(); });
+
+      test(`the Q8_0 / Q4_K matmul weights are ${interleave ? '' : 'not '}interleaved`, () => {
+        const some = model.info.dtypes.some((d) => d === 'Q8_0' || d === 'Q4_K');
+        if (interleave && some) assert.ok(model.info.interleavedBytes > 0, `interleavedBytes ${model.info.interleavedBytes}`);
+        else assert.equal(model.info.interleavedBytes, 0);
+      });
 
       test(`logits at every position within ${LOGIT_BOUND} of llama.cpp's; argmax equal where its margin > ${MARGIN}`, async () => {
         const V = ref.vocab, n = ref.prompt.length;

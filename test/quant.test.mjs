@@ -156,6 +156,41 @@ describe('matmul: the x86 SIMD levels agree bit for bit', () => {
   }
 });
 
+// Q8_0 and Q4_K weights of 8 rows or more reach the x86 kernels with their rows interleaved by eight
+// (cpu/repack.h; opTest does what loading does, unless interleave: false), the rows past the last whole group
+// as stored. The tests above run them that way; these pin what the layout must keep.
+describe('matmul: rows interleaved by eight (Q8_0, Q4_K on x86)', () => {
+  const x86 = SIMDS.filter((s) => s === 'avx512' || s === 'avx2');
+  for (const type of ['Q8_0', 'Q4_K']) {
+    for (const simd of x86) {
+      test(`${type} on ${simd}: the extreme-scale blocks as 12 rows (one group + 4 rows as stored) agree with the stored layout`, () => {
+        // The dequant fixture's blocks (extreme and subnormal fp16 scales): Q8_0 12 rows of 8 blocks, Q4_K 12
+        // rows of one super-block.
+        const [be, bb] = BLOCK[type];
+        const per = be === 256 ? 1 : 8, rows = 12, cols = per * be;
+        const w = { data: u8(REF.types[type].dequant.blocks).slice(0, rows * per * bb), dtype: type, rows, cols };
+        for (const T of [1, 2, 5, 9]) {
+          const x = randn(T * cols, rng(3000 + T));
+          const a = op('matmul', { simd, T, x, w }).out, b = op('matmul', { simd, T, x, w, interleave: false }).out;
+          const tol = 1e-5 * maxAbs(b) + 1e-30;
+          for (let i = 0; i < b.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `T=${T} [${i}]: ${a[i]} vs ${b[i]} (tol ${tol})`);
+        }
+      });
+      test(`${type} on ${simd}: a token's row is the same bits alone (T = 1) and in a tile of 9, on 1 and 3 threads`, () => {
+        const w = weightOf(type);
+        const T = 9, x = randn(T * w.cols, rng(4000));
+        for (const threads of [1, 3]) {
+          const all = op('matmul', { simd, threads, T, x, w }).out;
+          for (let t = 0; t < T; t++) {
+            const one = op('matmul', { simd, threads, T: 1, x: x.subarray(t * w.cols, (t + 1) * w.cols), w }).out;
+            assert.deepEqual(new Uint32Array(one.buffer), new Uint32Array(all.slice(t * w.rows, (t + 1) * w.rows).buffer), `t=${t} threads=${threads}`);
+          }
+        }
+      });
+    }
+  }
+});
+
 describe('the model paths with quantized weights', () => {
   test('matmul_many over mixed types equals each matmul alone, bit for bit', () => {
     const r = rng(7);

@@ -18,6 +18,7 @@ struct ModelState {
   std::vector<std::unique_ptr<MappedFile>> files;
   std::unique_ptr<Model> model;      // outlives close() so sequences can free their caches
   std::string simd;
+  size_t interleaved_bytes = 0;  // CPU: weight bytes rewritten in the kernels' layout at load (cpu/repack.h)
   std::string device = "cpu";        // "cpu" or "cuda:N"
   std::string device_name;           // the GPU's name (CUDA)
   std::string precision;             // "fp32" or "bf16" (CUDA); empty on the CPU

@@ -6,6 +6,7 @@
 #include "../cuda/cuda_backend.h"
 #endif
 #include "addon.h"
+#include "interleave_weights.h"
 #include "js_error.h"
 #include "spec.h"
 
@@ -43,6 +44,7 @@ class OpenWorker : public Napi::AsyncWorker {
 #endif
       } else {
         auto be = std::make_unique<cpu::CpuBackend>(spec_.threads, spec_.simd);
+        if (spec_.interleave) st->interleaved_bytes = interleave_weights(w, st->files, *be, spec_.threads);
         st->simd = be->simd();
         backend = std::move(be);
       }
@@ -140,6 +142,7 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   bool mapped = false;  // some weight file is used in place from the page cache
   for (const auto& f : state_->files) mapped = mapped || !f->resident();
   o.Set("mmap", mapped);
+  o.Set("interleavedBytes", double(state_->interleaved_bytes));
   if (!state_->device_name.empty()) o.Set("deviceName", state_->device_name);
   if (!state_->precision.empty()) o.Set("precision", state_->precision);
   return o;

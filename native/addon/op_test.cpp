@@ -3,6 +3,8 @@
 //   inputs.backend: 'cpu' (default) or 'cuda'; inputs.device: CUDA ordinal (default 0);
 //   inputs.precision: 'fp32' | 'bf16' (CUDA; default 'fp32'); inputs.threads: CPU threads (default 2).
 //   inputs.simd: 'auto' (default) | 'avx512' | 'avx2' | 'generic' (the CPU kernels to use).
+//   inputs.interleave: false keeps a matmul's weights in their file layout on the CPU (default: the layout the
+//   model's weights get at load, cpu/repack.h).
 //   Weights are { data, dtype, rows, cols }: data a Float32Array for 'F32', a Uint16Array of raw bits for 'F16' /
 //   'BF16', a Uint8Array of ggml blocks (rows * cols / block * blockBytes bytes) for the quantized types
 //   ('Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K').
@@ -86,6 +88,8 @@ class Runner {
  public:
   explicit Runner(const Napi::Object& in) {
     const std::string b = str(in, "backend", "cpu");
+    Napi::Value il = in.Get("interleave");
+    interleave_ = !il.IsBoolean() || il.As<Napi::Boolean>().Value();
     if (b == "cpu") {
       Napi::Value t = in.Get("threads");
       cpu_ = std::make_unique<cpu::CpuBackend>(t.IsNumber() ? t.As<Napi::Number>().Int32Value() : 2, str(in, "simd", "auto"));
@@ -125,6 +129,14 @@ class Runner {
     return h;
   }
 
+  // A weight a matmul reads: on the CPU, in the layout the model's weights get at load (rows interleaved for
+  // the x86 kernels, CpuBackend::interleave) unless inputs.interleave is false.
+  Tensor matmul_weight(const Napi::Value& v) {
+    Tensor t = weight(v);
+    if (cpu_ && interleave_) cpu_->interleave(t);
+    return t;
+  }
+
   Tensor weight(const Napi::Value& v) {
     expect(v.IsObject(), "a weight must be { data, dtype, rows, cols }");
     Napi::Object o = v.As<Napi::Object>();
@@ -157,6 +169,7 @@ class Runner {
   std::unique_ptr<cuda::CudaBackend> cuda_;
 #endif
   Backend* be_ = nullptr;
+  bool interleave_ = true;
   std::vector<float*> allocs_;
   std::vector<std::unique_ptr<std::vector<char>>> host_;
 };
@@ -226,7 +239,7 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
   } else if (op == "matmul") {
     const int T = num(in, "T");
     auto x = f32(in, "x");
-    Tensor w = R.weight(need(in, "w"));
+    Tensor w = R.matmul_weight(need(in, "w"));
     expect(T > 0 && x.size() == size_t(T) * w.cols, "matmul: x must be [T, w.cols]");
     float* dx = R.put(x);
     float* out = R.zeros(size_t(T) * w.rows);
@@ -246,7 +259,7 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
     Napi::Array wa = wv.As<Napi::Array>();
     std::vector<Tensor> ws;
     for (uint32_t i = 0; i < wa.Length(); ++i) {
-      ws.push_back(R.weight(wa.Get(i)));
+      ws.push_back(R.matmul_weight(wa.Get(i)));
       expect(ws.back().cols == ws[0].cols && T > 0 && x.size() == size_t(T) * ws[0].cols, "matmul_many: x must be [T, cols] of every w");
     }
     float* dx = R.put(x);
@@ -320,9 +333,9 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
         expect(a.IsArray() && a.As<Napi::Array>().Length() == uint32_t(E), std::string(key) + " must be an array of E weights");
       }
       for (int e = 0; e < E; ++e) {
-        ex[size_t(e)].w1 = R.weight(in.Get("w1").As<Napi::Array>().Get(uint32_t(e)));
-        ex[size_t(e)].w3 = R.weight(in.Get("w3").As<Napi::Array>().Get(uint32_t(e)));
-        ex[size_t(e)].w2 = R.weight(in.Get("w2").As<Napi::Array>().Get(uint32_t(e)));
+        ex[size_t(e)].w1 = R.matmul_weight(in.Get("w1").As<Napi::Array>().Get(uint32_t(e)));
+        ex[size_t(e)].w3 = R.matmul_weight(in.Get("w3").As<Napi::Array>().Get(uint32_t(e)));
+        ex[size_t(e)].w2 = R.matmul_weight(in.Get("w2").As<Napi::Array>().Get(uint32_t(e)));
         const ExpertWeights& w = ex[size_t(e)];
         expect(w.w1.cols == D && w.w3.cols == D && w.w2.rows == D && w.w1.rows == w.w3.rows && w.w2.cols == w.w1.rows &&
                    w.w1.rows == ex[0].w1.rows, "expert shapes: w1, w3 [I, D], w2 [D, I]");

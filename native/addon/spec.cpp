@@ -130,6 +130,10 @@ LoadSpec parse_spec(const Napi::Object& spec) {
     if (s.precision != "fp32" && s.precision != "bf16")
       throw Error("INVALID_SPEC", "spec.precision must be 'fp32' or 'bf16' (got '" + s.precision + "')");
   }
+  if (!spec.Get("interleave").IsUndefined()) {
+    if (!spec.Get("interleave").IsBoolean()) throw Error("INVALID_SPEC", "spec.interleave must be a boolean");
+    s.interleave = spec.Get("interleave").As<Napi::Boolean>().Value();
+  }
   if (!spec.Get("resident").IsUndefined()) {
     if (!spec.Get("resident").IsBoolean()) throw Error("INVALID_SPEC", "spec.resident must be a boolean");
     s.resident = spec.Get("resident").As<Napi::Boolean>().Value();

@@ -35,6 +35,7 @@ struct LoadSpec {
   int cuda_device = -1;        // -1: the CPU; else the CUDA ordinal N of 'cuda:N'
   std::string precision;       // "fp32" or "bf16" ("" = the backend's default); the CPU ignores it
   bool resident = false;       // read the files into huge-page memory instead of mapping them
+  bool interleave = true;      // CPU: rewrite Q8_0 / Q4_K matmul weights in the kernels' layout at load
   std::vector<std::string> files;
   // owned[i] is set when files[i] is an allocWeights buffer (then files[i] is a label), else null.
   std::vector<std::shared_ptr<const OwnedWeights>> owned;

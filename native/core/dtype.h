@@ -16,8 +16,12 @@ enum class DType : int32_t {
   Q8_0 = 3, Q4_0 = 4, Q4_1 = 5, Q5_0 = 6, Q5_1 = 7,
   // ... and k-quant super-blocks of 256.
   Q2_K = 8, Q3_K = 9, Q4_K = 10, Q5_K = 11, Q6_K = 12,
+  // The CPU backend's own layouts, never read from a file: eight rows of Q8_0 / Q4_K interleaved block by
+  // block (cpu/repack.h), made at load for the x86 kernels. Same bytes per row on average as the base type.
+  Q8_0_R8 = 13, Q4_K_R8 = 14,
 };
-constexpr int kDTypeCount = 13;
+constexpr int kFileDTypeCount = 13;  // the types a checkpoint may name (F32 .. Q6_K)
+constexpr int kDTypeCount = 15;
 
 struct DTypeInfo {
   const char* name;  // the ggml / safetensors name ("Q4_K", "F16", ...)
@@ -30,6 +34,7 @@ inline const DTypeInfo& dtype_info(DType t) {
       {"F32", 1, 4},     {"F16", 1, 2},      {"BF16", 1, 2},
       {"Q8_0", 32, 34},  {"Q4_0", 32, 18},   {"Q4_1", 32, 20},   {"Q5_0", 32, 22},  {"Q5_1", 32, 24},
       {"Q2_K", 256, 84}, {"Q3_K", 256, 110}, {"Q4_K", 256, 144}, {"Q5_K", 256, 176}, {"Q6_K", 256, 210},
+      {"Q8_0x8", 32, 34}, {"Q4_Kx8", 256, 144},
   };
   return info[int(t)];
 }
@@ -41,9 +46,9 @@ inline size_t row_bytes(DType t, int64_t cols) {
   const DTypeInfo& i = dtype_info(t);
   return size_t(cols / i.block_elems) * size_t(i.block_bytes);
 }
-// The dtype with this name, or false.
+// The file dtype with this name, or false (the CPU's interleaved layouts are never named by a file).
 inline bool dtype_from_name(const std::string& name, DType& out) {
-  for (int i = 0; i < kDTypeCount; ++i)
+  for (int i = 0; i < kFileDTypeCount; ++i)
     if (name == dtype_info(DType(i)).name) { out = DType(i); return true; }
   return false;
 }

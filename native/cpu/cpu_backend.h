@@ -8,6 +8,7 @@
 #include "../core/thread_pool.h"
 #include "matmul_tile.h"
 #include "quant_matmul.h"
+#include "repack.h"
 
 namespace smoe::cpu {
 
@@ -57,6 +58,17 @@ class CpuBackend final : public Backend {
                    const std::vector<ExpertWeights>& experts) override;
   void add(float* x, const float* y, size_t n) override;
 
+  // Whether this backend's kernels read weights of type t faster with their rows interleaved (repack.h):
+  // Q8_0 and Q4_K on the x86 kernels.
+  bool interleaves(DType t) const { return simd_ != "generic" && interleaved(t) != t; }
+  // Rewrites w (its bytes writable, shared with no other tensor) in that layout and retypes it, when
+  // interleaves(w.dtype); else leaves it. Any thread; the pool is not used.
+  void interleave(Tensor& w) const {
+    if (!interleaves(w.dtype) || w.rows < 8) return;
+    interleave_rows(const_cast<void*>(w.data), w.dtype, w.rows, w.cols);
+    w.dtype = interleaved(w.dtype);
+  }
+
   // x[T, K] prepared for the weights ws[0 .. n) (their dtypes decide which 8-bit formats are made, each once,
   // the rows split across the pool); the result points into `scratch` and x.
   PreparedX prepare_x(const float* x, int64_t T, int64_t K, const Tensor* const* ws, int n, ActScratch& scratch);
@@ -64,7 +76,7 @@ class CpuBackend final : public Backend {
   // prepared for w (and x.K == w.cols). Runs on the calling thread: split [0, w.rows) across the pool yourself.
   void matmul_rows(float* out, int64_t ldo, const PreparedX& x, const Tensor& w, int64_t o0, int64_t o1) const {
     if (is_quantized(w.dtype))
-      qmm_(out, ldo, x.q[int(act_format(w.dtype))], x.T, x.K, w.data, w.dtype, o0, o1);
+      qmm_(out, ldo, x.q[int(act_format(w.dtype))], x.T, x.K, w.data, w.dtype, w.rows, o0, o1);
     else
       mm_(out, ldo, x.f32, x.T, x.K, w.data, w.dtype, o0, o1);
   }

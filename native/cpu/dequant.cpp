@@ -4,6 +4,10 @@
 // (quant_blocks.h) and writes its elements in order.
 #include "dequant.h"
 
+#include <string>
+
+#include "../core/error.h"
+
 #include <cstring>
 
 #include "quant_blocks.h"
@@ -197,6 +201,8 @@ void dequantize_row(DType t, const void* row, float* out, int64_t n) {
     case DType::Q4_K: dq_q4_k(blocks<BlockQ4_K>(row), out, nb); break;
     case DType::Q5_K: dq_q5_k(blocks<BlockQ5_K>(row), out, nb); break;
     case DType::Q6_K: dq_q6_k(blocks<BlockQ6_K>(row), out, nb); break;
+    case DType::Q8_0_R8: case DType::Q4_K_R8:  // only matmul weights are interleaved, never a table
+      throw Error("INTERNAL", std::string("dequantize_row: a ") + dtype_name(t) + " row is spread over 8 rows' blocks");
   }
 }
 

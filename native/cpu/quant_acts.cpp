@@ -16,9 +16,10 @@ namespace smoe::cpu {
 
 ActFormat act_format(DType w) {
   switch (w) {
-    case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: return ActFormat::Q8_0;
+    case DType::Q8_0: case DType::Q8_0_R8: case DType::Q4_0: case DType::Q5_0: return ActFormat::Q8_0;
     case DType::Q4_1: case DType::Q5_1: return ActFormat::Q8_1;
-    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return ActFormat::Q8_K;
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+    case DType::Q4_K_R8: return ActFormat::Q8_K;
     default: return ActFormat::F32;
   }
 }
@@ -85,7 +86,10 @@ void quantize_act_rows(ActFormat f, const float* x, int64_t K, int64_t t0, int64
     if (f == ActFormat::Q8_0) {
       auto* y = reinterpret_cast<ActQ8_0*>(row);
       int sum;
-      for (int64_t b = 0; b < K / QK; ++b) q8_block(xr + b * QK, y[b].d, y[b].qs, sum);
+      for (int64_t b = 0; b < K / QK; ++b) {
+        q8_block(xr + b * QK, y[b].d, y[b].qs, sum);
+        y[b].m128 = -128 * sum;
+      }
     } else if (f == ActFormat::Q8_1) {
       auto* y = reinterpret_cast<ActQ8_1*>(row);
       for (int64_t b = 0; b < K / QK; ++b) {

@@ -42,8 +42,9 @@ struct BlockQ6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_
 // Activation blocks (made from the F32 activations once per matmul). ggml's Q8_0 / Q8_1 activation blocks
 // hold fp16 scales; these hold the same fp16-rounded values as floats, so the dot products multiply them
 // without a conversion per block and token (the products, and so the results, are ggml's):
-// Q8_0: d = fp16(amax / 127), q in [-127, 127].
-struct ActQ8_0 { float d; int8_t qs[QK]; };
+// Q8_0: d = fp16(amax / 127), q in [-127, 127]; m128 = -128 * sum(qs) (the VNNI kernels of the interleaved
+// Q8_0 rows read the weights as unsigned w + 128 and take this back out).
+struct ActQ8_0 { float d; int32_t m128; int8_t qs[QK]; };
 // Q8_1: as Q8_0 plus s = fp16(d * sum(qs)) (for the weight types with a min: Q4_1, Q5_1).
 struct ActQ8_1 { float d, s; int8_t qs[QK]; };
 // Q8_K: a float scale and the sums of each 16 quants (the K types' mins and offsets use them).
@@ -53,6 +54,17 @@ static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(Block
               sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24, "32-element block sizes differ from ggml");
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 &&
               sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210, "K-quant block sizes differ from ggml");
+// Eight weight rows interleaved block by block (cpu/repack.h makes them at load; the x86 kernels read them,
+// one vector lane per row). Block i of rows 8g .. 8g + 7 of a Q8_0 matrix: the 8 scales, then chunk j (4
+// elements) of every row: qs[32j + 4r + b] = row r's q[4j + b].
+struct BlockQ8_0x8 { uint16_t d[8]; int8_t qs[8 * QK]; };
+// Super-block i of eight Q4_K rows. Scales and mins stay 6-bit, regrouped so vectors unpack them: entry k =
+// 8s + r (sub-block s, row r): sm_lo[k] = (scale & 15) | (min & 15) << 4; the top 2 bits of entry k (j = k %
+// 32, h = k / 32) sit in sm_hi[j]: scale at bits 2h, min at bits 4 + 2h. Unit u (0 .. 31) of qs holds
+// 4 elements of every row: byte 32u + 4r + b = row r's q[4u + b] (low nibble) | q[128 + 4u + b] << 4.
+struct BlockQ4_Kx8 { uint16_t d[8], dmin[8]; uint8_t sm_lo[64]; uint8_t sm_hi[32]; uint8_t qs[8 * QK_K / 2]; };
+static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0) && sizeof(BlockQ4_Kx8) == 8 * sizeof(BlockQ4_K),
+              "an interleaved block must hold its 8 rows' bytes exactly (the repack is in place)");
 static_assert(sizeof(BlockQ8_K) == 292, "activation block size differs from ggml");
 
 // The 6-bit scale and min of sub-block j of a Q4_K / Q5_K super-block (ggml's get_scale_min_k4).

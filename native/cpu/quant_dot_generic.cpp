@@ -76,6 +76,7 @@ float dot_k32(const B* w, const BlockQ8_K* x, int64_t nb, U unpack) {
 }
 
 struct Generic {
+  static constexpr bool kInterleaved = false;  // the CPU backend interleaves rows only for the x86 kernels
   // The driver's interface (quant_dot_driver.h): C tokens, one at a time.
   template <int C, class WB, class AB>
   static void dot(const WB* w, const AB* const* x, int64_t nb, float* out) {

@@ -11,10 +11,19 @@
 //   dot(u, s)                    -> lanes of sum u * s
 //   dot_scaled(acc, u, s, sc16)  -> acc + lanes of sum (u * s) * sc16, sc16 holding one int16 scale per byte
 //                                   pair (pairs 2k, 2k + 1 land in lane k); |u * s| pair sums stay < 2^15
+// and, for the interleaved rows (dot8 below: lane r of every vector belongs to weight row r):
+//   prep_s8(w)                   -> w made ready for dot_s8 (signed weight bytes, once per block and tile)
+//   dot_s8(acc, wp, w, xb)       -> acc + lanes of sum w * xb (xb: 4 activation bytes in every lane), less
+//                                   128 * sum(xb's bytes) when kOffset128 (wp = w + 128 read as unsigned)
+//   sub_acc(acc, u, xb)          -> acc + the products u * xb (u unsigned nibbles) in the primitive's own
+//                                   accumulator form; at most 8 of them, combined by sub_add, go into one
+//   sub_fold(acc, sc)            -> int32 lanes sc_r * (lane r's sum of those products), sc = sub_scale(lanes
+//                                   of int32 scales < 64)
 // Requires AVX2 (+ FMA) in both builds.
 #pragma once
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 
@@ -303,6 +312,116 @@ struct Dot {
           a = _mm256_sub_epi32(a, _mm256_slli_epi32(weighted_bsums(sc16, xb), 5));  // offset 32
           return _mm256_fmadd_ps(_mm256_set1_ps(xb.d * h2f(b.d)), _mm256_cvtepi32_ps(a), acc);
         });
+  }
+
+  static constexpr bool kInterleaved = true;
+  // Interleaved rows (quant_blocks.h: BlockQ8_0x8, BlockQ4_Kx8). dot8<C>(w, x, nb, out): out[8c + r] = row r
+  // of the group . x[c], for C = 1 .. 4 tokens. A 32-byte load of the weights is 4 elements of each of the 8
+  // rows, multiplied with 4 activation bytes broadcast to every lane: the block scales are then vectors over
+  // the rows, so each block costs one conversion and one fma per token for 8 rows (the row-at-a-time kernels
+  // above pay that per row, then a horizontal sum), and no horizontal sum is left at the end. Blocks are
+  // summed in exact integers, then folded into fp32 lane r in block order: the result is the same for every C
+  // and for both primitives.
+  static __m256i bcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+  }
+  template <int C>
+  static void dot8(const BlockQ8_0x8* w, const ActQ8_0* const* x, int64_t nb, float* out) {
+    constexpr int A = C == 1 ? 4 : 2;  // int32 accumulators per token: independent chains of dot_s8
+    __m256 acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      if constexpr (C == 1) prefetch_block(w + i);
+      const BlockQ8_0x8& b = w[i];
+      __m256i s[C][A];
+      for (int c = 0; c < C; ++c)
+        for (int k = 0; k < A; ++k)
+          s[c][k] = k == 0 && P::kOffset128 ? _mm256_set1_epi32(x[c][i].m128) : _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const __m256i q = load32(b.qs + 32 * j), qp = P::prep_s8(q);
+        for (int c = 0; c < C; ++c) s[c][j % A] = P::dot_s8(s[c][j % A], qp, q, bcast4(x[c][i].qs + 4 * j));
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.d)));
+      for (int c = 0; c < C; ++c) {
+        __m256i sum = s[c][0];
+        for (int k = 1; k < A; ++k) sum = _mm256_add_epi32(sum, s[c][k]);
+        acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x[c][i].d)), _mm256_cvtepi32_ps(sum), acc[c]);
+      }
+    }
+    for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+  }
+  // Q4_K: per super-block, isum_r = sum_s sc_rs * (sub-block s of row r . x) and mins_r = sum_s m_rs * (sum of
+  // x over sub-block s), both exact; then acc_r += dx * d_r * isum_r - dx * dmin_r * mins_r (Q4_K's fold).
+  // Unit u's low nibbles are sub-block u / 8, its high nibbles sub-block 4 + u / 8: two at a time.
+  template <int C>
+  static void dot8(const BlockQ4_Kx8* w, const BlockQ8_K* const* x, int64_t nb, float* out) {
+    constexpr int A = C == 1 ? 2 : 1;  // accumulators per token and nibble half
+    __m256 acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      // Decode: the block kPrefetchAhead bytes on, one line per two units of qs (a burst of 18 prefetches
+      // per block stalled on the fill buffers), its scales first.
+      const char* ahead = reinterpret_cast<const char*>(w + i) + kPrefetchAhead;
+      if constexpr (C == 1 && kPrefetchAhead > 0) { __builtin_prefetch(ahead, 0, 3); __builtin_prefetch(ahead + 64, 0, 3); }
+      const BlockQ4_Kx8& b = w[i];
+      // The 6-bit scales and mins as bytes, entry k = 8s + r: [0] sub-blocks 0..3, [1] 4..7.
+      const __m256i lo0 = load32(b.sm_lo), lo1 = load32(b.sm_lo + 32), hi = load32(b.sm_hi);
+      const __m256i scb[2] = {_mm256_or_si256(field(lo0, 0, 0xF), _mm256_slli_epi16(field(hi, 0, 3), 4)),
+                              _mm256_or_si256(field(lo1, 0, 0xF), _mm256_slli_epi16(field(hi, 2, 3), 4))};
+      const __m256i mnb[2] = {_mm256_or_si256(field(lo0, 4, 0xF), _mm256_slli_epi16(field(hi, 4, 3), 4)),
+                              _mm256_or_si256(field(lo1, 4, 0xF), _mm256_slli_epi16(field(hi, 6, 3), 4))};
+      __m256i sc[8], mn[4];  // sc[s]: lane r = P's scale of row r; mn[t]: int16 pair (m_r,2t, m_r,2t+1)
+      for (int h = 0; h < 2; ++h)
+        for (int q = 0; q < 2; ++q) {
+          const __m128i sv = q ? _mm256_extracti128_si256(scb[h], 1) : _mm256_castsi256_si128(scb[h]);
+          const __m128i mv = q ? _mm256_extracti128_si256(mnb[h], 1) : _mm256_castsi256_si128(mnb[h]);
+          sc[4 * h + 2 * q] = P::sub_scale(_mm256_cvtepu8_epi32(sv));
+          sc[4 * h + 2 * q + 1] = P::sub_scale(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(sv, sv)));
+          mn[2 * h + q] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, _mm_unpackhi_epi64(mv, mv)));
+        }
+      __m256i isum[C];
+      for (int c = 0; c < C; ++c) isum[c] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) {
+        __m256i al[C][A], ah[C][A];
+        for (int c = 0; c < C; ++c)
+          for (int k = 0; k < A; ++k) al[c][k] = ah[c][k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int u = 8 * p; u < 8 * p + 8; ++u) {
+          if constexpr (C == 1 && kPrefetchAhead > 0)
+            if (u % 2 == 0) __builtin_prefetch(ahead + offsetof(BlockQ4_Kx8, qs) + 32 * u, 0, 3);
+          const __m256i q = load32(b.qs + 32 * u), ql = field(q, 0, 0xF), qh = field(q, 4, 0xF);
+          for (int c = 0; c < C; ++c) {
+            al[c][u % A] = P::sub_acc(al[c][u % A], ql, bcast4(x[c][i].qs + 4 * u));
+            ah[c][u % A] = P::sub_acc(ah[c][u % A], qh, bcast4(x[c][i].qs + 128 + 4 * u));
+          }
+        }
+        for (int c = 0; c < C; ++c) {
+          __m256i l = al[c][0], h = ah[c][0];
+          for (int k = 1; k < A; ++k) { l = P::sub_add(l, al[c][k]); h = P::sub_add(h, ah[c][k]); }
+          isum[c] = _mm256_add_epi32(isum[c], _mm256_add_epi32(P::sub_fold(l, sc[p]), P::sub_fold(h, sc[4 + p])));
+        }
+      }
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.d)));
+      const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.dmin)));
+      for (int c = 0; c < C; ++c) {
+        const BlockQ8_K& xb = x[c][i];
+        // Sums of x over each sub-block of 32 (pairs of bsums), two sub-blocks per int32, broadcast.
+        const __m256i bs = bsums(xb);
+        alignas(16) int32_t pairs[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(pairs),
+                        _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+        __m256i mins = _mm256_madd_epi16(mn[0], _mm256_set1_epi32(pairs[0]));
+        for (int t = 1; t < 4; ++t) mins = _mm256_add_epi32(mins, _mm256_madd_epi16(mn[t], _mm256_set1_epi32(pairs[t])));
+        const __m256 dx = _mm256_set1_ps(xb.d);
+        acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(_mm256_mul_ps(dm, dx), _mm256_cvtepi32_ps(mins), acc[c]);
+      }
+    }
+    for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
   }
 };
 

@@ -9,7 +9,7 @@
 //   quantize_act_rows(f, x, K, t0, t1, buf);      // rows [t0, t1) of x[T, K] -> buf + t * rb (thread-safe
 //                                                 // for disjoint row ranges; once per matmul, not per row)
 //   QuantMatmulFn qmm = quant_matmul_kernel(simd); // "avx512" (VNNI), "avx2" or "generic" (simd_select.cpp)
-//   qmm(out, ldo, buf, T, K, w.data, w.dtype, o0, o1);
+//   qmm(out, ldo, buf, T, K, w.data, w.dtype, w.rows, o0, o1);
 //       // out[t * ldo + o] = dot(w row o, prepared row t) for t in [0, T), o in [o0, o1)
 //
 // CpuBackend wraps this as PreparedX / prepare_x() / matmul_rows() (cpu_backend.h): one call that takes any
@@ -40,7 +40,8 @@ void quantize_act_rows(ActFormat f, const float* x, int64_t K, int64_t t0, int64
 
 // out[t * ldo + o] = sum_k w[o, k] * x[t, k] for t in [0, T), o in [o0, o1), with w quantized (wt) and x the
 // prepared rows in act_format(wt).
+// rows: w's row count (where the interleaved types, repack.h, end their groups of 8).
 using QuantMatmulFn = void (*)(float* out, int64_t ldo, const void* xq, int64_t T, int64_t K, const void* w, DType wt,
-                               int64_t o0, int64_t o1);
+                               int64_t rows, int64_t o0, int64_t o1);
 
 }  // namespace smoe::cpu

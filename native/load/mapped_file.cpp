@@ -47,6 +47,14 @@ MappedFile::MappedFile(const std::string& path, bool resident) : path_(path) {
 MappedFile::MappedFile(std::string label, std::shared_ptr<const OwnedWeights> owned)
     : path_(std::move(label)), addr_(owned->data()), size_(owned->size()), owned_(std::move(owned)) {}
 
+bool MappedFile::make_writable(const void* p, size_t n) {
+  if (owned_ || !contains(p, n)) return false;
+  if (resident_ || n == 0) return true;  // resident memory is the process's own, already writable
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = uintptr_t(p) & ~(page - 1), e = (uintptr_t(p) + n + page - 1) & ~(page - 1);
+  return ::mprotect(reinterpret_cast<void*>(b), e - b, PROT_READ | PROT_WRITE) == 0;
+}
+
 MappedFile::~MappedFile() {
   if (addr_ && !owned_ && !resident_) ::munmap(addr_, size_);
 }

@@ -35,6 +35,14 @@ class MappedFile {
   const char* data() const { return static_cast<const char*>(addr_); }
   size_t size() const { return size_; }
   bool resident() const { return resident_ != nullptr || owned_ != nullptr; }
+  // Makes the bytes [p, p + n) of this file writable for this process only, so a backend can rewrite weights
+  // in place (a mapping becomes copy-on-write: the file is never written); true when they are. False for an
+  // OwnedWeights buffer, whose bytes the JS handle and other models may share.
+  bool make_writable(const void* p, size_t n);
+  bool contains(const void* p, size_t n) const {
+    const char* c = static_cast<const char*>(p);
+    return n <= size_ && c >= data() && size_t(c - data()) <= size_ - n;
+  }
 
  private:
   std::string path_;
