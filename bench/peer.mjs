@@ -132,7 +132,8 @@ const ggufOf = (t) => join(dataDir, `model-${t}.gguf`);
 for (const t of types) {
   if (t === 'f16' || existsSync(ggufOf(t))) continue;
   log(`llama-quantize ${t} ...`);
-  execFileSync(join(bin, 'llama-quantize'), [f16Gguf, ggufOf(t), t.toUpperCase()], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // The quantized files come from DEST's own build: a --llama-bin build may carry llama-bench alone.
+  execFileSync(join(llamaDir, 'src', 'build', 'bin', 'llama-quantize'), [f16Gguf, ggufOf(t), t.toUpperCase()], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 // Bytes a decoded token reads: every tensor once, but one row of the embedding and K / E of the experts.
 const bytesPy = `

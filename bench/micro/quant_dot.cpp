@@ -1,8 +1,11 @@
-// One-thread speed of the AVX2 quantized decode dot (quant_dot_x86.h, one token) for Q4_K, Q6_K and Q8_0 rows,
-// with the weights in L1 (one row again and again) and streamed from memory (64 MB of rows, huge pages), against
-// a plain read of the same bytes: tells a kernel bound by its instructions (the same GB/s from L1 as from
-// memory) from one bound by memory. Build (from the repository root):
+// One-thread speed of the quantized decode dots (quant_dot_x86.h, one token) for Q4_K, Q6_K and Q8_0 rows and
+// for the interleaved Q4_K / Q8_0 groups of 8 rows the CPU backend makes at load (repack.h), with the weights in
+// L1 (one row or group again and again) and streamed from memory (64 MB, huge pages), against a plain read of
+// the same bytes: tells a kernel bound by its instructions (the same GB/s from L1 as from memory) from one
+// bound by memory. Build (from the repository root), the AVX2 primitive or the VNNI one:
 //   g++ -O3 -std=c++17 -mavx2 -mfma -mf16c -Inative/cpu bench/micro/quant_dot.cpp -o /tmp/quant_dot
+//   g++ -O3 -std=c++17 -mavx2 -mfma -mf16c -mavx512vnni -mavx512vl -DSMOE_MICRO_VNNI -Inative/cpu \
+//       bench/micro/quant_dot.cpp -o /tmp/quant_dot_vnni
 // Run: /tmp/quant_dot [K=1024]. Adding -DSMOE_QUANT_PREFETCH_AHEAD=0 builds the kernels without their prefetch
 // (quant_dot_x86.h), for the figures without it.
 #include <chrono>
@@ -13,21 +16,39 @@
 #include <sys/mman.h>
 
 #include "quant_dot_x86.h"
+#if defined(SMOE_MICRO_VNNI)
+#include "quant_prim_vnni.h"
+using D = smoe::cpu::x86::Dot<smoe::cpu::x86::Vnni>;
+constexpr const char* kPrim = "VNNI";
+#else
+#include "quant_prim_avx2.h"
+using D = smoe::cpu::x86::Dot<smoe::cpu::x86::MaddUbs>;
+constexpr const char* kPrim = "AVX2";
+#endif
 
 using namespace smoe::cpu;
 namespace {
-struct MaddUbs {  // as quant_dot_avx2.cpp
-  static __m256i dot(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)); }
-  static __m256i dot_scaled(__m256i acc, __m256i u, __m256i s, __m256i sc) {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), sc));
-  }
-};
-using D = x86::Dot<MaddUbs>;
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 void set_scales(BlockQ4_K& b) { b.d = 0x2000; b.dmin = 0x1c00; }  // fp16 2^-7, 2^-8
 void set_scales(BlockQ6_K& b) { b.d = 0x2000; }
 void set_scales(BlockQ8_0& b) { b.d = 0x2000; }
+void set_scales(BlockQ4_Kx8& b) { for (int r = 0; r < 8; ++r) { b.d[r] = 0x2000; b.dmin[r] = 0x1c00; } }
+void set_scales(BlockQ8_0x8& b) { for (int r = 0; r < 8; ++r) b.d[r] = 0x2000; }
+// One token: the row-at-a-time kernel gives one output, the interleaved one eight.
+template <class WB> constexpr bool kGroup = sizeof(WB) == sizeof(BlockQ4_Kx8) || sizeof(WB) == sizeof(BlockQ8_0x8);
+template <class WB, class AB>
+float dot1(const WB* w, const AB* const* x, int64_t nb) {
+  if constexpr (kGroup<WB>) {
+    float o[8];
+    D::dot8<1>(w, x, nb, o);
+    return o[0] + o[7];
+  } else {
+    float o;
+    D::dot<1>(w, x, nb, &o);
+    return o;
+  }
+}
 
 template <class WB, class AB>
 void bench(const char* name, int64_t K, int64_t elems) {
@@ -48,12 +69,11 @@ void bench(const char* name, int64_t K, int64_t elems) {
     double best = 1e9;
     for (int r = 0; r < 5; ++r) {
       const double t = now();
-      float s = 0, o;
+      float s = 0;
       for (size_t i = 0; i < rows; ++i) {
         if (ahead)  // the row `ahead` bytes on, one prefetch per cache line
           for (size_t b = 0; b < row; b += 64) __builtin_prefetch(mem + i * row + ahead + b, 0, 3);
-        D::dot<1>(reinterpret_cast<const WB*>(mem + (l1 ? 0 : i * row)), xs, nb, &o);
-        s += o;
+        s += dot1(reinterpret_cast<const WB*>(mem + (l1 ? 0 : i * row)), xs, nb);
       }
       sink = sink + s;
       best = std::min(best, now() - t);
@@ -68,7 +88,7 @@ void bench(const char* name, int64_t K, int64_t elems) {
     sink = sink + float(_mm256_extract_epi64(a, 0));
     best = std::min(best, now() - t);
   }
-  std::printf("%-5s K=%ld  from L1 %5.1f GB/s   from memory %5.1f GB/s   plain read %5.1f GB/s   prefetch ahead 1/2/4/8 KB:", name,
+  std::printf("%s %-7s K=%ld  from L1 %5.1f GB/s   from memory %5.1f GB/s   plain read %5.1f GB/s   prefetch ahead 1/2/4/8 KB:", kPrim, name,
               long(K), run(true), run(false), double(rows * row) / best / 1e9);
   for (size_t a : {1024, 2048, 4096, 8192}) std::printf(" %5.1f", run(false, a));
   std::printf(" GB/s\n");
@@ -81,4 +101,6 @@ int main(int argc, char** argv) {
   bench<BlockQ4_K, BlockQ8_K>("Q4_K", K, QK_K);
   bench<BlockQ6_K, BlockQ8_K>("Q6_K", K, QK_K);
   bench<BlockQ8_0, ActQ8_0>("Q8_0", K, QK);
+  bench<BlockQ4_Kx8, BlockQ8_K>("Q4_Kx8", K, QK_K);  // a "row" here is a group of 8 rows
+  bench<BlockQ8_0x8, ActQ8_0>("Q8_0x8", K, QK);
 }

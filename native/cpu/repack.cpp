@@ -27,13 +27,6 @@ void group_q8_0(const BlockQ8_0* const* rows, int64_t i, BlockQ8_0x8& out) {
   }
 }
 
-// Element e (0 .. 255) of a Q4_K super-block: sub-block s = e / 32 is nibble s % 2 of qs[32 (s / 2) + e % 32].
-inline uint8_t q4k_elem(const BlockQ4_K& b, int e) {
-  const int s = e / 32, l = e % 32;
-  const uint8_t v = b.qs[32 * (s / 2) + l];
-  return s % 2 ? uint8_t(v >> 4) : uint8_t(v & 0xF);
-}
-
 void group_q4_k(const BlockQ4_K* const* rows, int64_t i, BlockQ4_Kx8& out) {
   std::memset(out.sm_hi, 0, sizeof(out.sm_hi));
   for (int r = 0; r < 8; ++r) {
@@ -47,9 +40,15 @@ void group_q4_k(const BlockQ4_K* const* rows, int64_t i, BlockQ4_Kx8& out) {
       out.sm_lo[k] = uint8_t((sc & 15) | (m & 15) << 4);
       out.sm_hi[j] = uint8_t(out.sm_hi[j] | (sc >> 4) << (2 * h) | (m >> 4) << (4 + 2 * h));
     }
+    // The 256 quants in element order: sub-blocks 2i and 2i + 1 are the low and high nibbles of qs[32i ..].
+    uint8_t q[QK_K];
+    for (int i = 0; i < 4; ++i)
+      for (int l = 0; l < 32; ++l) {
+        q[64 * i + l] = b.qs[32 * i + l] & 0xF;
+        q[64 * i + 32 + l] = b.qs[32 * i + l] >> 4;
+      }
     for (int u = 0; u < 32; ++u)
-      for (int e = 0; e < 4; ++e)
-        out.qs[32 * u + 4 * r + e] = uint8_t(q4k_elem(b, 4 * u + e) | q4k_elem(b, 128 + 4 * u + e) << 4);
+      for (int e = 0; e < 4; ++e) out.qs[32 * u + 4 * r + e] = uint8_t(q[4 * u + e] | q[128 + 4 * u + e] << 4);
   }
 }
 
