@@ -1,12 +1,12 @@
 // One-thread speed of the quantized decode dots (quant_dot_x86.h, one token) for Q4_K, Q6_K and Q8_0 rows and
 // for the interleaved Q4_K / Q8_0 groups of 8 rows the CPU backend makes at load (repack.h), with the weights in
-// L1 (one row or group again and again) and streamed from memory (64 MB, huge pages), against a plain read of
+// L1 (one row or group again and again) and streamed from memory (1 GB, huge pages), against a plain read of
 // the same bytes: tells a kernel bound by its instructions (the same GB/s from L1 as from memory) from one
 // bound by memory. Build (from the repository root), the AVX2 primitive or the VNNI one:
 //   g++ -O3 -std=c++17 -mavx2 -mfma -mf16c -Inative/cpu bench/micro/quant_dot.cpp -o /tmp/quant_dot
 //   g++ -O3 -std=c++17 -mavx2 -mfma -mf16c -mavx512vnni -mavx512vl -DSMOE_MICRO_VNNI -Inative/cpu \
 //       bench/micro/quant_dot.cpp -o /tmp/quant_dot_vnni
-// Run: /tmp/quant_dot [K=1024]. Adding -DSMOE_QUANT_PREFETCH_AHEAD=0 builds the kernels without their prefetch
+// Run: /tmp/quant_dot [K=1024] [buffer MB=1024]. Adding -DSMOE_QUANT_PREFETCH_AHEAD=0 builds the kernels without their prefetch
 // (quant_dot_x86.h), for the figures without it.
 #include <chrono>
 #include <cstdio>
@@ -50,10 +50,12 @@ float dot1(const WB* w, const AB* const* x, int64_t nb) {
   }
 }
 
+size_t kBufferMB = 1024;  // far past the last-level cache (this Xeon's VM reports 480 MB of L3)
+
 template <class WB, class AB>
 void bench(const char* name, int64_t K, int64_t elems) {
   const int64_t nb = K / elems;
-  const size_t row = size_t(nb) * sizeof(WB), total = size_t(64) << 20, rows = total / row;
+  const size_t row = size_t(nb) * sizeof(WB), total = size_t(kBufferMB) << 20, rows = total / row;
   auto* mem = static_cast<uint8_t*>(std::aligned_alloc(2 << 20, rows * row + (2 << 20)));
   madvise(mem, rows * row, MADV_HUGEPAGE);
   for (size_t i = 0; i < rows * row; ++i) mem[i] = uint8_t(i * 2654435761u >> 13);
@@ -98,6 +100,7 @@ void bench(const char* name, int64_t K, int64_t elems) {
 
 int main(int argc, char** argv) {
   const int64_t K = argc > 1 ? std::atoll(argv[1]) : 1024;
+  if (argc > 2) kBufferMB = size_t(std::atoll(argv[2]));
   bench<BlockQ4_K, BlockQ8_K>("Q4_K", K, QK_K);
   bench<BlockQ6_K, BlockQ8_K>("Q6_K", K, QK_K);
   bench<BlockQ8_0, ActQ8_0>("Q8_0", K, QK);

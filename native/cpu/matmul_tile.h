@@ -209,10 +209,11 @@ static inline void matmul_tokens_tail(float* out, int64_t ldo, const float* x, i
 // GB/s. The S::P chains of matmul_tile's order run side by side: with 8 lanes one chain is bound by the FMA
 // latency (AVX2, 1 thread, 7 MB F16 / BF16, bench/micro/matvec_avx2.cpp: 1 chain 9.8-11.0 GB/s, 2 chains
 // 13.4-14.6, 4 chains 13.5-15.6, plain read 17.0-18.4; two or four contiguous parts of a row, several streams,
-// 7.2-13.2). BF16 rows (two integer ops per conversion, where F16 has one) also ask for their bytes 4 KB
-// ahead: AVX2, 2 threads, the 1024-wide bf16 model, alternating builds: decode 38.0-42.7 -> 41.9-46.3 tok/s;
-// F16 the same within the noise either way (42.5-48.5 vs 40.8-49.3), so it goes without.
-constexpr int64_t kBf16PrefetchAhead = 4096;
+// 7.2-13.2). The rows also ask for their bytes 4 KB ahead: BF16 (two integer ops per conversion, where F16
+// has one), AVX2 EPYC, 2 threads, the 1024-wide bf16 model, alternating builds: decode 38.0-42.7 -> 41.9-46.3
+// tok/s (F16 the same within the noise there: 42.5-48.5 vs 40.8-49.3); F16 on the AVX-512 Xeon, 2 threads,
+// 3 alternating runs of 128 tokens: 57.1-58.2 -> 64.7-68.7 tok/s (the probed read limit).
+constexpr int64_t kMatvecPrefetchAhead = 4096;
 template <class S, DType WT>
 static void matvec_rows(float* out, const float* x, int64_t K, const void* w, int64_t o0, int64_t o1) {
   using V = typename S::V;
@@ -226,7 +227,7 @@ static void matvec_rows(float* out, const float* x, int64_t K, const void* w, in
     for (int p = 0; p < P; ++p) acc[p] = S::zero();
     int64_t k = 0;
     for (; k + step <= kv; k += step) {
-      if constexpr (WT == DType::BF16) __builtin_prefetch(reinterpret_cast<const char*>(wr + k) + kBf16PrefetchAhead, 0, 3);
+      if constexpr (WT != DType::F32) __builtin_prefetch(reinterpret_cast<const char*>(wr + k) + kMatvecPrefetchAhead, 0, 3);
       for (int p = 0; p < P; ++p) acc[p] = S::fma(S::load_f32(x + k + p * S::W), S::template load_w<WT>(wr + k + p * S::W), acc[p]);
     }
     for (int p = 0; k < kv; k += S::W, ++p) acc[p] = S::fma(S::load_f32(x + k), S::template load_w<WT>(wr + k), acc[p]);
