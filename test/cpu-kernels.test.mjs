@@ -61,6 +61,32 @@ for (const simd of levels) {
           }
     });
 
+    test('silu_mul: within 4 ulp of float64 where silu is a normal float, every tail length, the IEEE edges', () => {
+      const r = rng(11);
+      const f32 = (v) => Math.fround(v);
+      const h = new Float32Array(4099), g = new Float32Array(4099);
+      for (let i = 0; i < h.length; i++) { h[i] = (r() - 0.5) * 200; g[i] = r() * 4 - 2; }
+      h.set([0, -0, 1e-30, -1e-30, 88.5, -88.5, 88.8, -88.8, 87.4, -87.4, 5e-39, 20, -20]);
+      const out = addon.opTest('silu_mul', { h, g }).out;
+      const ulp = (x) => { const a = Math.abs(f32(x)); return a < 1.1754944e-38 ? 1.4e-45 : 2 ** (Math.floor(Math.log2(a)) - 23); };
+      for (let i = 0; i < h.length; i++) {
+        const s = h[i] / (1 + Math.exp(-h[i]));
+        if (Math.abs(s) < 1e-36) continue;  // past exp's float range, silu rounds to about 0 either way
+        const want = s * g[i];
+        // three roundings (1 + e, the division, the product) on a 1-ulp exp
+        assert.ok(Math.abs(out[i] - want) <= 4 * ulp(want) + 1e-45, `silu(${h[i]}) * ${g[i]}: ${out[i]} vs ${want}`);
+      }
+      for (const n of [1, 2, 3, 4, 5, 7, 9]) {  // the tail lanes: the same values as in a long row
+        const part = addon.opTest('silu_mul', { h: h.slice(0, n), g: g.slice(0, n) }).out;
+        assert.deepEqual(part, out.slice(0, n), `length ${n}`);
+      }
+      const edge = addon.opTest('silu_mul', { h: new Float32Array([NaN, Infinity, -Infinity, -100, 100, -88.9]), g: new Float32Array(6).fill(1) }).out;
+      assert.ok(Number.isNaN(edge[0]), 'NaN stays NaN');
+      assert.equal(edge[1], Infinity);
+      assert.ok(Number.isNaN(edge[2]), '-inf / inf is NaN, as with std::exp');
+      assert.ok(Object.is(edge[3], -0) && edge[4] === 100 && Object.is(edge[5], -0), `${edge.slice(3)}`);
+    });
+
     test('moe_experts: decode and prefill plans against float64, the same bits on 1, 2 and 3 threads', () => {
       const r = rng(5);
       const E = 5, D = 40, I = 72;

@@ -264,13 +264,15 @@ describe('loadModel(dir, { quantize })', () => {
       });
 
       // And the model runs on them: one token at a time (attention over one position does not depend on
-      // the q / k row order) its logits are the GGUF's.
+      // the q / k row order) its logits are the GGUF's, to a few ulp: the tensors left unquantized are BF16
+      // here and F32 in the GGUF (the same values), whose kernels sum in different orders (logits of
+      // magnitude ~1.5 here, an ulp 1.2e-7; measured 8 ulp with std::exp in SwiGLU, 10 with cpu/silu.h).
       const a = await loadModel(dirOf(m), { threads: 2, quantize: q });
       const gm = await loadModel(file, { threads: 2 });
       try {
         for (const id of [1, 29, 300]) {
           const la = await a.logits([id]), lb = await gm.logits([id]);
-          assert.ok(maxDiff(la, lb) < 1e-6, `token ${id}: max |logit difference| ${maxDiff(la, lb)}`);
+          assert.ok(maxDiff(la, lb) < 2e-6, `token ${id}: max |logit difference| ${maxDiff(la, lb)}`);
         }
         assert.ok(a.info.dtypes.some((t) => t !== 'BF16'), `dtypes ${a.info.dtypes}`);
       } finally {

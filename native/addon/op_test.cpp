@@ -15,6 +15,7 @@
 //   matmul     x, w (weight [O, Ik]), T                       -> out [T, O]
 //   matmul_many x, ws (weights [O_i, Ik]), T                  -> outs[i] [T, O_i] (one pass, as q/k/v)
 //   dequantize w (weight)                                     -> out [rows * cols] (the CPU's dequantize_row)
+//   silu_mul   h, g                                           -> out = silu(h) * g (the experts' step, CPU)
 //   rope       x, T, heads, headDim, pos, invFreq, pairs?     -> out (x rotated; pairs: adjacent-pair mode)
 //   attention  q, k, v, T, pos, heads, kvHeads, headDim, window, scale -> out [T, heads * headDim]
 //   attention_f16 the same with k, v as Uint16Array IEEE-half bits -> out
@@ -32,6 +33,7 @@
 
 #include "../cpu/cpu_backend.h"
 #include "../cpu/dequant.h"
+#include "../cpu/silu.h"
 #if defined(SMOE_HAVE_CUDA)
 #include "../cuda/cuda_backend.h"
 #endif
@@ -251,6 +253,12 @@ Napi::Object run(Napi::Env env, const std::string& op, const Napi::Object& in) {
     std::vector<float> out(size_t(w.rows * w.cols));
     for (int64_t i = 0; i < w.rows; ++i) cpu::dequantize_row(w.dtype, w.row(i).data, &out[size_t(i * w.cols)], w.cols);
     r.Set("out", to_js(env, out));
+  } else if (op == "silu_mul") {  // h = silu(h) * g elementwise, the experts' SwiGLU step
+    expect(str(in, "backend", "cpu") == "cpu", "silu_mul runs on the CPU");
+    auto h = f32(in, "h"), g = f32(in, "g");
+    expect(h.size() == g.size(), "h and g must have the same length");
+    cpu::silu_mul(h.data(), g.data(), int64_t(h.size()));
+    r.Set("out", to_js(env, h));
   } else if (op == "matmul_many") {
     const int T = num(in, "T");
     auto x = f32(in, "x");

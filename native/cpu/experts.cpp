@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "cpu_backend.h"
+#include "silu.h"
 
 namespace smoe::cpu {
 
@@ -123,11 +124,7 @@ void CpuBackend::moe_experts(float* out, const float* x, int T, int D, const Rou
       float* h3 = h1 + size_t(g.n) * g.I;
       matmul_rows(h1, g.I, xg, ew.w1, r0, r1);
       matmul_rows(h3, g.I, xg, ew.w3, r0, r1);
-      for (int r = 0; r < g.n; ++r)
-        for (int64_t i = r0; i < r1; ++i) {
-          const float a = h1[size_t(r) * g.I + i];
-          h1[size_t(r) * g.I + i] = a / (1.0f + std::exp(-a)) * h3[size_t(r) * g.I + i];
-        }
+      for (int r = 0; r < g.n; ++r) silu_mul(h1 + size_t(r) * g.I + r0, h3 + size_t(r) * g.I + r0, r1 - r0);
     }
     pool_.barrier();
     // Phase 1b: A quantized for a quantized w2 (its rows split across the threads like the gathered rows).

@@ -6,11 +6,13 @@
 //     iscale = -127 / max, q = min(127, nearest_int(iscale * x)), d = 1 / iscale, bsums = sums of 16.
 // Layout: row t is K / block blocks at dst + t * act_row_bytes(f, K).
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 
 #include "quant_blocks.h"
 #include "quant_matmul.h"
+#include "vec4.h"
 
 namespace smoe::cpu {
 
@@ -35,44 +37,55 @@ size_t act_row_bytes(ActFormat f, int64_t K) {
 
 namespace {
 
-// Round half to even in the default FP environment (as vroundps with _MM_ROUND_NEAREST and ggml's nearest_int).
-inline int round_even(float v) { return int(std::nearbyint(v)); }
-inline int8_t sat8(int v) { return int8_t(std::min(127, std::max(-128, v))); }
+// Four lanes at a time (vec4.h), the same values as the scalar definitions above: max |x| is exact in any
+// order (NaN never wins a comparison, as with std::max), and the rounding is nearbyint's.
+inline float max_abs(const float* x, int n) {
+  F4 m{};
+  for (int j = 0; j < n; j += 4) {
+    const F4 a = abs4(load4(x + j));
+    m = m < a ? a : m;
+  }
+  float amax = 0.f;
+  for (int l = 0; l < 4; ++l) amax = std::max(amax, m[l]);
+  return amax;
+}
+
+// q[j] = clamp(round(x[j] * s), lo, 127) for n (a multiple of 4) values; returns their sum.
+inline int quantize_lanes(const float* x, float s, int lo, int n, int8_t* q) {
+  I4 sum{};
+  for (int j = 0; j < n; j += 4) {
+    I4 v = round_even4(load4(x + j) * s);
+    v = v > 127 ? I4{} + 127 : v;
+    v = v < lo ? I4{} + lo : v;
+    sum += v;
+    for (int l = 0; l < 4; ++l) q[j + l] = int8_t(v[l]);
+  }
+  return sum[0] + sum[1] + sum[2] + sum[3];
+}
 
 // Writes fp16(d) (as a float) and the quants; returns d (in fp32) and the integer sum of the quants (for Q8_1).
 float q8_block(const float* x, float& dh, int8_t* qs, int& sum) {
-  float amax = 0.f;
-  for (int j = 0; j < QK; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float amax = max_abs(x, QK);
   const float d = amax / 127.f;
   dh = f16_to_f32(f32_to_f16(d));
   const float id = amax != 0.f ? 127.f / amax : 0.f;
-  sum = 0;
-  for (int j = 0; j < QK; ++j) {
-    qs[j] = sat8(round_even(x[j] * id));
-    sum += qs[j];
-  }
+  sum = quantize_lanes(x, id, -128, QK, qs);
   return d;
 }
 
 void q8_k_block(const float* x, BlockQ8_K& y) {
-  float max = 0.f, amax = 0.f;
-  for (int j = 0; j < QK_K; ++j) {
-    const float ax = std::fabs(x[j]);
-    if (ax > amax) { amax = ax; max = x[j]; }
-  }
+  const float amax = max_abs(x, QK_K);
   if (amax == 0.f) {
     y.d = 0.f;
     std::memset(y.qs, 0, sizeof(y.qs));
     std::memset(y.bsums, 0, sizeof(y.bsums));
     return;
   }
-  const float iscale = -127.f / max;
-  for (int j = 0; j < QK_K; ++j) y.qs[j] = int8_t(std::min(127, round_even(iscale * x[j])));
-  for (int j = 0; j < QK_K / 16; ++j) {
-    int s = 0;
-    for (int i = 0; i < 16; ++i) s += y.qs[j * 16 + i];
-    y.bsums[j] = int16_t(s);
-  }
+  int j = 0;
+  while (std::fabs(x[j]) != amax) ++j;  // the first value of largest |x| (amax is one of them, not NaN)
+  const float iscale = -127.f / x[j];
+  for (int b = 0; b < QK_K / 16; ++b)
+    y.bsums[b] = int16_t(quantize_lanes(x + b * 16, iscale, INT32_MIN, 16, y.qs + b * 16));
   y.d = 1 / iscale;
 }
 
